@@ -1,0 +1,76 @@
+// The database ceiling: the SQL the service sends for a scenario, straight through postgres.js with the
+// same pool size and the same 100-way concurrency, no HTTP, no framework, no JWT. Run as its own
+// process (like wrk) by bench/run.ts: `bun bench/db-ceiling.ts <json options>`; prints one JSON line.
+import postgres from "postgres";
+import type { BenchData } from "./seed";
+
+interface Options { url: string; scenario: string; seconds: number; concurrency: number; poolMax: number; data: string }
+const options = JSON.parse(process.argv[2]!) as Options;
+const data = (await Bun.file(options.data).json()) as BenchData;
+
+// Column lists and conditions exactly as drizzle renders them for src/tasks/service.ts.
+const COLUMNS = `"id", "title", "description", "status", "user_id", "version", "created_at", "updated_at"`;
+const SQL = {
+  get: `select ${COLUMNS} from "tasks" where ("tasks"."id" = $1 and "tasks"."user_id" = $2)`,
+  list: `select ${COLUMNS}, count(*) over () from "tasks" where "tasks"."user_id" = $1 order by "tasks"."created_at" desc, "tasks"."id" desc limit $2`,
+  create: `insert into "tasks" ("id", "title", "description", "status", "user_id", "version", "created_at", "updated_at") values (default, $1, $2, $3, $4, default, default, default) returning ${COLUMNS}`,
+  update: `update "tasks" set "title" = $1, "status" = $2, "version" = "tasks"."version" + 1, "updated_at" = greatest(clock_timestamp(), "tasks"."updated_at" + interval '1 millisecond') where ("tasks"."id" = $3 and "tasks"."user_id" = $4) returning ${COLUMNS}`,
+  delete: `delete from "tasks" where ("tasks"."id" = $1 and "tasks"."user_id" = $2) returning "id"`,
+};
+
+const sql = postgres(options.url, { max: options.poolMax, prepare: true, onnotice: () => {} });
+const users = data.users;
+const anyUser = () => users[Math.floor(Math.random() * users.length)]!;
+const anyTask = (u: BenchData["users"][number]) => u.ids[Math.floor(Math.random() * u.ids.length)]!;
+const STATUSES = ["pending", "in_progress", "completed"];
+let deleted = 0;
+
+type Query = () => Promise<unknown>;
+const run = (text: string, params: (string | number | null)[]) => sql.unsafe(text, params, { prepare: true });
+const QUERIES: Record<string, Query> = {
+  get: () => { const u = anyUser(); return run(SQL.get, [anyTask(u), u.userId]); },
+  list: () => run(SQL.list, [anyUser().userId, 20]),
+  create: () => run(SQL.create, ["bench task", "created by the benchmark", "pending", anyUser().userId]),
+  update: () => {
+    const u = anyUser();
+    return run(SQL.update, [`updated ${Math.floor(Math.random() * 1e6)}`, STATUSES[Math.floor(Math.random() * 3)]!, anyTask(u), u.userId]);
+  },
+  delete: () => {
+    const g = deleted++;
+    const u = users[g % users.length]!;
+    return run(SQL.delete, [u.delLo + Math.floor(g / users.length), u.userId]);
+  },
+};
+QUERIES.mix = () => {
+  const r = Math.random() * 100;
+  return (r < 60 ? QUERIES.get! : r < 80 ? QUERIES.list! : r < 90 ? QUERIES.create! : QUERIES.update!)();
+};
+const query = QUERIES[options.scenario];
+if (!query) throw new Error(`unknown scenario ${options.scenario}`);
+
+const latencies: number[] = [];
+let errors = 0;
+async function worker(until: number, record: boolean) {
+  while (performance.now() < until) {
+    const start = performance.now();
+    try {
+      const rows = (await query!()) as unknown[];
+      if (options.scenario === "delete" && rows.length !== 1) errors++;
+    } catch {
+      errors++;
+    }
+    if (record) latencies.push(performance.now() - start);
+  }
+}
+
+// One second of warm-up (JIT, prepared statements on every connection), not recorded.
+await Promise.all(Array.from({ length: options.concurrency }, () => worker(performance.now() + 1000, false)));
+errors = 0;
+const started = performance.now();
+await Promise.all(Array.from({ length: options.concurrency }, () => worker(started + options.seconds * 1000, true)));
+const elapsed = (performance.now() - started) / 1000;
+await sql.end();
+
+latencies.sort((a, b) => a - b);
+const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((latencies.length * p) / 100))] ?? 0;
+console.log(JSON.stringify({ requests: latencies.length, rps: latencies.length / elapsed, p50: pct(50), p95: pct(95), p99: pct(99), errors }));

@@ -1,0 +1,136 @@
+// `bun run bench [--seconds 10] [--connections 100] [--workers 1] [--pool 10] [--server-log /dev/null]
+// [--only get,list] [--baseline <git ref>] [--repeat 1] [--admin-url postgres://postgres@127.0.0.1:5432/postgres]`
+// Fresh database, the compiled service, 100 users x 20 tasks seeded through the API, then for each
+// scenario: its database ceiling (bench/db-ceiling.ts) and the service under wrk. Writes the table and
+// every raw output under bench/results/<time>/, stops everything and drops the database.
+// --baseline builds that commit too and runs it right after the working tree in every scenario, so an
+// optimisation's before and after come from one run. --repeat N alternates them N times per scenario and
+// keeps each one's median run (by req/s), which steadies numbers on a shared machine.
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { cpus, tmpdir, totalmem } from "node:os";
+import { parseArgs } from "node:util";
+import postgres from "postgres";
+import { makeUsers, resetTasks, seedDeletePool, seedTasks, writeData } from "./seed";
+import { buildBinary, freePort, rssMiB, startHello, startService, type Running } from "./server";
+import { table, type Row } from "./table";
+import { dbCeiling, ensureWrk, wrk, type Result } from "./wrk";
+
+const SCENARIOS = ["get", "list", "create", "update", "mix", "delete"];
+const { values: args } = parseArgs({
+  options: {
+    seconds: { type: "string", default: "10" },
+    connections: { type: "string", default: "100" },
+    workers: { type: "string", default: "1" },
+    pool: { type: "string", default: "10" },
+    "server-log": { type: "string", default: "/dev/null" },
+    only: { type: "string", default: SCENARIOS.join(",") },
+    baseline: { type: "string" },
+    repeat: { type: "string", default: "1" },
+    "admin-url": { type: "string", default: process.env.BENCH_ADMIN_URL ?? "postgres://postgres@127.0.0.1:5432/postgres" },
+  },
+});
+const seconds = Number(args.seconds);
+const connections = Number(args.connections);
+const scenarios = args.only!.split(",").filter((s) => SCENARIOS.includes(s));
+const USERS = 100, TASKS_PER_USER = 20;
+// DELETE needs one live task per request; generous for a fast server on a small box.
+const deletePoolPerUser = Math.ceil((seconds + 1) * 40_000 / USERS);
+
+const median = (runs: Result[]) => [...runs].sort((a, b) => a.rps - b.rps)[Math.floor((runs.length - 1) / 2)]!;
+
+const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+const results = `${import.meta.dir}/results/${stamp}`;
+mkdirSync(results, { recursive: true });
+const tmp = mkdtempSync(`${tmpdir()}/tasks-bench-`);
+const log = (msg: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${msg}`);
+
+const dbName = `tasks_bench_${process.pid}`;
+const admin = postgres(args["admin-url"]!, { max: 1, onnotice: () => {} });
+const dbUrl = Object.assign(new URL(args["admin-url"]!), { pathname: `/${dbName}` }).toString();
+let service: Running | undefined;
+let baseline: Running | undefined;
+let hello: Running | undefined;
+let sql: postgres.Sql | undefined;
+
+async function cleanup() {
+  await hello?.stop();
+  await service?.stop();
+  await baseline?.stop();
+  await sql?.end();
+  await admin.unsafe(`drop database if exists "${dbName}" with (force)`).catch(() => {});
+  await admin.end();
+  rmSync(tmp, { recursive: true, force: true });
+}
+process.on("SIGINT", () => void cleanup().finally(() => process.exit(130)));
+
+try {
+  ensureWrk();
+  log(`building the service binary; database ${dbName}`);
+  await buildBinary(`${tmp}/tasks-api`);
+  if (args.baseline) await buildBinary(`${tmp}/baseline`, args.baseline);
+  await admin.unsafe(`create database "${dbName}"`);
+  sql = postgres(dbUrl, { max: 2, onnotice: () => {} });
+
+  const secret = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64");
+  const env = { DATABASE_URL: dbUrl, BETTER_AUTH_SECRET: secret, DB_POOL_MAX: args.pool!, WORKERS: args.workers! };
+  service = await startService(`${tmp}/tasks-api`, env, freePort(), args["server-log"]!);
+  if (args.baseline) baseline = await startService(`${tmp}/baseline`, env, freePort(), args["server-log"]!);
+  const rssAtRest = rssMiB(service.proc.pid);
+
+  log(`seeding ${USERS} users x ${TASKS_PER_USER} tasks through the API`);
+  const users = await makeUsers(secret, USERS);
+  await seedTasks(service.url, users, TASKS_PER_USER);
+  await writeData(tmp, users);
+
+  log("hello ceiling (bare Bun.serve)");
+  hello = await startHello(freePort());
+  const helloResult = await wrk(hello.url, { seconds, connections, scenario: "hello", raw: `${results}/hello.txt`, serverPid: hello.proc.pid });
+  await hello.stop();
+  hello = undefined;
+
+  log("warm-up: 3 s of GET (not recorded)");
+  for (const target of [service, baseline]) {
+    if (target) await wrk(target.url, { seconds: 3, connections, scenario: "get", dataFile: `${tmp}/data.lua`, raw: `${results}/warmup.txt` });
+  }
+
+  const rows: Row[] = [];
+  for (const scenario of scenarios) {
+    const fresh = async () => {
+      await resetTasks(sql!, users);
+      if (scenario === "delete") await seedDeletePool(sql!, users, deletePoolPerUser);
+      await writeData(tmp, users);
+    };
+    await fresh();
+    log(`${scenario}: database ceiling`);
+    const db = await dbCeiling({ url: dbUrl, scenario, seconds, concurrency: connections, poolMax: Number(args.pool), data: `${tmp}/data.json`, raw: `${results}/${scenario}-db.txt` });
+    const runs: Result[] = [], baselineRuns: Result[] = [];
+    for (let i = 1; i <= Number(args.repeat); i++) {
+      await fresh();
+      log(`${scenario}: service (${i})`);
+      runs.push(await wrk(service.url, { seconds, connections, scenario, dataFile: `${tmp}/data.lua`, raw: `${results}/${scenario}-http-${i}.txt`, serverPid: service.proc.pid }));
+      if (!baseline) continue;
+      await fresh();
+      log(`${scenario}: baseline ${args.baseline} (${i})`);
+      baselineRuns.push(await wrk(baseline.url, { seconds, connections, scenario, dataFile: `${tmp}/data.lua`, raw: `${results}/${scenario}-baseline-${i}.txt`, serverPid: baseline.proc.pid }));
+    }
+    rows.push({ scenario, http: median(runs), db });
+    if (baseline) rows.push({ scenario: `${scenario} @${args.baseline}`, http: median(baselineRuns), db });
+  }
+  const rssAfter = rssMiB(service.proc.pid);
+
+  const header = [
+    `# tasks-api benchmark, ${new Date().toISOString()}`,
+    `machine: ${cpus().length} cores (${cpus()[0]?.model}), ${Math.round(totalmem() / 2 ** 30)} GiB; bun ${Bun.version}; wrk -t2 -c${connections} -d${seconds}s`,
+    `service: compiled binary, WORKERS=${args.workers}, DB_POOL_MAX=${args.pool}, request log to ${args["server-log"]}; RSS ${rssAtRest} MiB at rest, ${rssAfter} MiB after the run`,
+    `data: ${USERS} users x ${TASKS_PER_USER} tasks (reset before each run); DELETE pool ${deletePoolPerUser} per user`,
+  ].join("\n");
+  const report = `${header}\n\n${table(rows, helloResult)}\n`;
+  await Bun.write(`${results}/table.md`, report);
+  await Bun.write(`${results}/results.json`, JSON.stringify({ rows, hello: helloResult, rssAtRest, rssAfter, args }, null, 2));
+  console.log(`\n${report}\nraw results: ${results}`);
+} catch (error) {
+  console.error(`bench: ${(error as Error)?.message ?? error}`);
+  process.exitCode = 1;
+} finally {
+  await cleanup();
+}

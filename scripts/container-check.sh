@@ -1,0 +1,497 @@
+#!/usr/bin/env bash
+# Container check: builds the service image from ./Dockerfile, starts ./compose.yaml, smoke-tests the
+# API through the published port, measures start and stop, and tears everything down again.
+#
+#   bash scripts/container-check.sh            (from the repository root; needs root or sudo)
+#
+# No image registry is reachable here (only Debian's and npm's package registries are), so the base
+# images named in Dockerfile and compose.yaml are replaced by LOCAL STAND-INS built under the exact
+# same names: Debian via debootstrap, Bun from the npm package @oven/bun-linux-x64, PostgreSQL from
+# Debian's package (recipes in scripts/container-standins/). They are cached in the daemon's data
+# root between runs; everything else (containers, volumes, networks, the daemon itself, temp files)
+# is removed on exit, also on failure.
+#
+# Environment (all optional):
+#   CONTAINER_CHECK_CACHE         where the daemon's data root (stand-in images, build cache) lives
+#                                 (default ${XDG_CACHE_HOME:-$HOME/.cache}/tasks-api-container-check)
+#   CONTAINER_CHECK_FRESH=1       delete that cache first: a cold run
+#   CONTAINER_CHECK_APP_DIR       build context holding Dockerfile and compose.yaml (default: repo root)
+#   CONTAINER_CHECK_API_PORT      first loopback port to try for the API (default 18000)
+#   CONTAINER_CHECK_DOCKERD_FLAGS extra dockerd flags, e.g. "--iptables=false" on hosts without iptables
+#   DEBIAN_MIRROR / DEBIAN_SECURITY_MIRROR  override the mirrors read from this machine's apt sources
+set -Eeuo pipefail
+trap 'echo "[container-check] error: line $LINENO: $BASH_COMMAND" >&2' ERR
+
+if [ "$(id -u)" != 0 ]; then
+	command -v sudo >/dev/null || { echo "container-check: must run as root (dockerd, debootstrap)" >&2; exit 1; }
+	exec sudo --preserve-env bash "$0" "$@"
+fi
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+APP_DIR=$(cd "${CONTAINER_CHECK_APP_DIR:-$ROOT}" && pwd)
+STANDINS=$ROOT/scripts/container-standins
+CACHE_DIR=${CONTAINER_CHECK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tasks-api-container-check}
+PROJECT=tasksapicheck
+API_IMAGE=tasks-api:container-check
+SCRIPT_START=$(date +%s.%N)
+
+# ---------------------------------------------------------------------------------------------
+# output helpers
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+log() { printf '[container-check %6ss] %s\n' "$(since "$SCRIPT_START")" "$*"; }
+die() { printf '[container-check] FAILED: %s\n' "$*" >&2; exit 1; }
+show_log() { # file [lines]
+	[ -s "$1" ] || return 0
+	echo "----- last ${2:-60} lines of $(basename "$1") -----" >&2
+	tail -n "${2:-60}" "$1" >&2
+	echo "-----" >&2
+}
+run_logged() { # name cmd...: run quietly into $LOGS/name.log, show its tail on failure
+	local name=$1; shift
+	if ! "$@" >"$LOGS/$name.log" 2>&1; then
+		show_log "$LOGS/$name.log" 80
+		die "$name: '$*' failed"
+	fi
+}
+mb() { awk -v b="$1" 'BEGIN { printf "%.1f MB", b / 1000000 }'; }
+
+# ---------------------------------------------------------------------------------------------
+# 1. tools
+need=()
+[ -x /usr/sbin/dockerd ] && [ -x /usr/bin/docker ] || need+=(docker.io)
+command -v docker-compose >/dev/null || need+=(docker-compose)
+command -v debootstrap >/dev/null || need+=(debootstrap)
+command -v curl >/dev/null || need+=(curl)
+command -v flock >/dev/null || need+=(util-linux)
+if [ ${#need[@]} -gt 0 ]; then
+	log "installing ${need[*]} with apt"
+	apt-get update -qq >/dev/null 2>&1
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null 2>&1
+fi
+
+mkdir -p "$CACHE_DIR"
+exec 9>"$CACHE_DIR/lock"
+flock -w 900 9 || die "another container-check holds $CACHE_DIR/lock"
+if [ "${CONTAINER_CHECK_FRESH:-0}" = 1 ]; then
+	log "CONTAINER_CHECK_FRESH=1: removing cached daemon data in $CACHE_DIR/docker"
+	rm -rf "$CACHE_DIR/docker"
+fi
+
+# A short path: containerd's sockets live under the exec root (Unix socket paths max 107 bytes).
+WORK=$(mktemp -d /tmp/container-check.XXXXXX)
+LOGS=$WORK/logs
+mkdir -p "$LOGS" "$WORK/bin"
+# Debian's client matches Debian's daemon (API 1.41) and has BuildKit built in; a newer client
+# elsewhere on PATH may insist on a buildx plugin that is not installed.
+ln -s /usr/bin/docker "$WORK/bin/docker"
+export PATH="$WORK/bin:$PATH"
+export DOCKER_HOST="unix://$WORK/docker.sock"
+export DOCKER_BUILDKIT=1 COMPOSE_DOCKER_CLI_BUILD=1
+
+# ---------------------------------------------------------------------------------------------
+# teardown: runs on every exit
+DOCKERD_PID=""
+STACK_UP=0
+HAD_DOCKER0=0; ip link show docker0 >/dev/null 2>&1 && HAD_DOCKER0=1
+HAD_DOCKER_CHAINS=0; iptables -t nat -S DOCKER >/dev/null 2>&1 && HAD_DOCKER_CHAINS=1
+IP_FORWARD=$(cat /proc/sys/net/ipv4/ip_forward)
+FORWARD_POLICY=$(iptables -S FORWARD 2>/dev/null | awk '$1 == "-P" { print $3 }')
+
+remove_docker_iptables() {
+	command -v iptables-save >/dev/null || return 0
+	local table rule chain
+	for table in filter nat; do
+		iptables-save -t "$table" 2>/dev/null | grep -E '^-A (INPUT|FORWARD|OUTPUT|PREROUTING|POSTROUTING) .*(DOCKER|docker0)' |
+			sed 's/^-A /-D /' | while read -r rule; do eval "iptables -t $table $rule" 2>/dev/null || true; done
+		for chain in $(iptables-save -t "$table" 2>/dev/null | sed -nE 's/^:(DOCKER[^ ]*) .*/\1/p'); do
+			iptables -t "$table" -F "$chain" 2>/dev/null || true
+		done
+		for chain in $(iptables-save -t "$table" 2>/dev/null | sed -nE 's/^:(DOCKER[^ ]*) .*/\1/p'); do
+			iptables -t "$table" -X "$chain" 2>/dev/null || true
+		done
+	done
+}
+
+cleanup() {
+	local rc=$?
+	set +e
+	trap - EXIT INT TERM ERR
+	if [ "$STACK_UP" = 1 ]; then
+		if [ "$rc" != 0 ]; then
+			echo "----- compose ps / logs (failure) -----" >&2
+			compose ps >&2
+			compose logs --no-color --tail=80 >&2
+		fi
+		log "teardown: compose down -v"
+		compose down -v --remove-orphans --timeout 20 >"$LOGS/down-cleanup.log" 2>&1
+	fi
+	if [ -n "$DOCKERD_PID" ] && kill -0 "$DOCKERD_PID" 2>/dev/null; then
+		docker image prune -f >/dev/null 2>&1
+		docker builder prune -f --keep-storage 1GB >/dev/null 2>&1 # bound the cache: ~3 builds
+		log "teardown: stopping dockerd (pid $DOCKERD_PID)"
+		kill -TERM "$DOCKERD_PID"
+		for _ in $(seq 1 150); do kill -0 "$DOCKERD_PID" 2>/dev/null || break; sleep 0.2; done
+		kill -0 "$DOCKERD_PID" 2>/dev/null && { echo "dockerd did not stop; killing it" >&2; kill -KILL "$DOCKERD_PID"; sleep 1; }
+	fi
+	[ "$HAD_DOCKER0" = 0 ] && ip link show docker0 >/dev/null 2>&1 && ip link delete docker0
+	if [ "$HAD_DOCKER_CHAINS" = 0 ]; then
+		remove_docker_iptables
+		# dockerd sets FORWARD to DROP when it turns forwarding on
+		[ -z "$FORWARD_POLICY" ] || iptables -P FORWARD "$FORWARD_POLICY" 2>/dev/null
+	fi
+	[ "$(cat /proc/sys/net/ipv4/ip_forward)" != "$IP_FORWARD" ] && echo "$IP_FORWARD" >/proc/sys/net/ipv4/ip_forward
+	# Never rm -rf through a mount that is still there.
+	findmnt -rn -o TARGET | grep -F "$WORK" | sort -r | while read -r m; do umount -l "$m"; done
+	if findmnt -rn -o TARGET | grep -qF "$WORK"; then
+		echo "container-check: mounts remain under $WORK; not removing it" >&2
+	else
+		rm -rf "$WORK"
+	fi
+	if [ "$rc" = 0 ]; then log "done: everything torn down"; else log "exit status $rc; everything torn down"; fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---------------------------------------------------------------------------------------------
+# 2. a private Docker daemon: data root cached between runs, everything else in $WORK
+log "starting dockerd (data root $CACHE_DIR/docker)"
+# TMPDIR: containerd may drop a stack dump into its temp dir on shutdown; keep it inside $WORK.
+mkdir -p "$WORK/tmp"
+# shellcheck disable=SC2086 # extra flags are a word list on purpose
+TMPDIR="$WORK/tmp" dockerd --data-root "$CACHE_DIR/docker" --exec-root "$WORK/exec" --pidfile "$WORK/docker.pid" \
+	-H "$DOCKER_HOST" ${CONTAINER_CHECK_DOCKERD_FLAGS:-} >"$LOGS/dockerd.log" 2>&1 &
+DOCKERD_PID=$!
+for _ in $(seq 1 300); do
+	docker version >/dev/null 2>&1 && break
+	kill -0 "$DOCKERD_PID" 2>/dev/null || { show_log "$LOGS/dockerd.log"; die "dockerd exited (bridge/iptables trouble? try CONTAINER_CHECK_DOCKERD_FLAGS=--iptables=false)"; }
+	sleep 0.2
+done
+docker version >/dev/null 2>&1 || { show_log "$LOGS/dockerd.log"; die "dockerd did not answer within 60 s"; }
+
+if docker compose version >/dev/null 2>&1; then
+	COMPOSE=(docker compose); COMPOSE_V=2
+else
+	COMPOSE=(docker-compose); COMPOSE_V=1
+fi
+# --env-file: our own values only, never a developer's .env next to compose.yaml.
+compose() { "${COMPOSE[@]}" --env-file "$WORK/compose.env" -p "$PROJECT" -f "$APP_DIR/compose.yaml" "$@"; }
+log "docker $(docker version -f '{{.Server.Version}}'), compose: $("${COMPOSE[@]}" version --short 2>/dev/null || echo "v$COMPOSE_V")"
+
+# ---------------------------------------------------------------------------------------------
+# 3. local stand-ins for the base images, under the exact names the project files use
+if [ ! -f "$APP_DIR/Dockerfile" ] || [ ! -f "$APP_DIR/compose.yaml" ]; then die "no Dockerfile/compose.yaml in $APP_DIR"; fi
+mapfile -t FROMS < <(awk 'toupper($1) == "FROM" { print $2 }' "$APP_DIR/Dockerfile")
+[ ${#FROMS[@]} -ge 2 ] || die "expected a multi-stage Dockerfile"
+BUN_IMAGE=${FROMS[0]}
+BASE_IMAGE=${FROMS[${#FROMS[@]}-1]}
+PG_IMAGE=$(sed -nE 's/^[[:space:]]*image:[[:space:]]*"?(postgres:[^"[:space:]]+)"?[[:space:]]*$/\1/p' "$APP_DIR/compose.yaml" | head -n1)
+[ -n "$PG_IMAGE" ] || die "no 'image: postgres:...' line in compose.yaml"
+BUN_VERSION=${BUN_IMAGE##*:}; BUN_VERSION=${BUN_VERSION%%-*}
+PG_MAJOR=${PG_IMAGE##*:}; PG_MAJOR=${PG_MAJOR%%[.-]*}
+[[ $BUN_IMAGE == oven/bun:* && $BUN_VERSION =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || die "build stage must be FROM oven/bun:<x.y.z>, got $BUN_IMAGE"
+[[ $BASE_IMAGE == debian:* ]] || die "no stand-in recipe for runtime base $BASE_IMAGE (only debian:*)"
+[[ $PG_MAJOR =~ ^[0-9]+$ ]] || die "cannot read the PostgreSQL major version from $PG_IMAGE"
+log "base images: $BUN_IMAGE (bun $BUN_VERSION), $BASE_IMAGE, $PG_IMAGE (PostgreSQL $PG_MAJOR)"
+
+recipe_of() { docker image inspect -f '{{ index .Config.Labels "container-check.recipe" }}' "$1" 2>/dev/null || true; }
+hash_of() { cat "$@" | sha256sum | cut -c1-16; }
+
+# The Debian mirrors this machine's apt uses (no host name is hard-coded here).
+apt_uri_for_suite() {
+	local suite=$1 f
+	for f in /etc/apt/sources.list.d/*.sources; do
+		[ -f "$f" ] || continue
+		awk -v s="$suite" 'BEGIN { RS = ""; FS = "\n" }
+			{ uri = ""; ok = 0
+			  for (i = 1; i <= NF; i++) {
+				if ($i ~ /^URIs:/) { split($i, a, /[ \t]+/); uri = a[2] }
+				if ($i ~ /^Suites:/) { n = split($i, b, /[ \t]+/); for (j = 2; j <= n; j++) if (b[j] == s) ok = 1 }
+			  }
+			  if (ok && uri != "") { print uri; exit } }' "$f"
+	done
+	cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
+		awk -v s="$suite" '$1 == "deb" { for (i = 2; i < NF; i++) if ($i !~ /^\[/ && $(i + 1) == s) { print $i; exit } }' || true
+}
+
+build_debian_base() {
+	local suite=bookworm mirror security rootfs="$WORK/rootfs" want
+	mirror=${DEBIAN_MIRROR:-$(apt_uri_for_suite "$suite" | head -n1)}
+	security=${DEBIAN_SECURITY_MIRROR:-$(apt_uri_for_suite "$suite-security" | head -n1)}
+	[ -n "$mirror" ] || die "no Debian $suite mirror in this machine's apt sources; set DEBIAN_MIRROR"
+	log "building stand-in $BASE_IMAGE: debootstrap --variant=minbase $suite"
+	run_logged debootstrap debootstrap --variant=minbase --components=main "$suite" "$rootfs" "$mirror"
+	# Trim like the official -slim images (debuerreotype --slim): no docs, man pages, locales.
+	cat >"$rootfs/etc/dpkg/dpkg.cfg.d/docker" <<-'EOF'
+		path-exclude /usr/share/doc/*
+		path-include /usr/share/doc/*/copyright
+		path-exclude /usr/share/man/*
+		path-exclude /usr/share/groff/*
+		path-exclude /usr/share/info/*
+		path-exclude /usr/share/lintian/*
+		path-exclude /usr/share/linda/*
+		path-exclude /usr/share/locale/*
+		path-include /usr/share/locale/locale.alias
+	EOF
+	cat >"$rootfs/etc/apt/apt.conf.d/docker-clean" <<-'EOF'
+		DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+		APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+		Dir::Cache::pkgcache "";
+		Dir::Cache::srcpkgcache "";
+	EOF
+	echo 'Acquire::Languages "none";' >"$rootfs/etc/apt/apt.conf.d/docker-no-languages"
+	echo 'Acquire::GzipIndexes "true";' >"$rootfs/etc/apt/apt.conf.d/docker-gzip-indexes"
+	printf 'Apt::AutoRemove::SuggestsImportant "false";\n' >"$rootfs/etc/apt/apt.conf.d/docker-autoremove-suggests"
+	rm -f "$rootfs/etc/apt/sources.list"
+	{
+		printf 'Types: deb\nURIs: %s\nSuites: %s %s-updates\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' "$mirror" "$suite" "$suite"
+		[ -z "$security" ] || printf '\nTypes: deb\nURIs: %s\nSuites: %s-security\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' "$security" "$suite"
+	} >"$rootfs/etc/apt/sources.list.d/debian.sources"
+	(
+		cd "$rootfs"
+		find usr/share/doc -mindepth 1 -not -name copyright -not -type d -delete
+		find usr/share/doc -mindepth 1 -type d -empty -delete
+		rm -rf usr/share/man/* usr/share/groff/* usr/share/info/* usr/share/lintian/* usr/share/linda/*
+		find usr/share/locale -mindepth 1 -maxdepth 1 -not -name locale.alias -exec rm -rf {} +
+		rm -rf var/cache/apt/archives/*.deb var/cache/apt/*.bin var/lib/apt/lists/* var/log/* tmp/* root/.[!.]*
+		: >etc/resolv.conf; : >etc/hostname
+	)
+	want=${BASE_IMAGE##*:}; want=${want%%-*}
+	if [ "$(cat "$rootfs/etc/debian_version")" != "$want" ]; then
+		log "note: the mirror serves Debian $(cat "$rootfs/etc/debian_version"), the tag says $want"
+	fi
+	tar --numeric-owner -C "$rootfs" -c . | docker import \
+		--change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+		--change 'CMD ["bash"]' \
+		--change "LABEL container-check.recipe=$1 container-check.stand-in=true" \
+		- "$BASE_IMAGE" >"$LOGS/import.log"
+	rm -rf "$rootfs"
+}
+
+fetch_bun() { # dest: the bun executable at exactly $BUN_VERSION
+	local dest=$1 dir="$WORK/bun-pkg" host
+	mkdir -p "$dir"
+	if (cd "$dir" && npm pack --silent "@oven/bun-linux-x64@$BUN_VERSION" >"$LOGS/npm-pack.log" 2>&1); then
+		tar -xzf "$dir"/oven-bun-linux-x64-*.tgz -C "$dir" package/bin/bun
+		mv "$dir/package/bin/bun" "$dest"
+	else
+		host=$(command -v bun || true)
+		if [ -z "$host" ] || [ "$("$host" --version)" != "$BUN_VERSION" ]; then
+			show_log "$LOGS/npm-pack.log"
+			die "cannot get bun $BUN_VERSION from npm, and no bun $BUN_VERSION on PATH"
+		fi
+		log "npm pack failed; using this machine's bun $BUN_VERSION"
+		cp "$(readlink -f "$host")" "$dest"
+	fi
+	chmod 0755 "$dest"
+	[ "$("$dest" --version)" = "$BUN_VERSION" ] || die "the bun binary reports $("$dest" --version), wanted $BUN_VERSION"
+}
+
+t=$(now)
+base_recipe="debootstrap-minbase-slim-v1"
+if [ "$(recipe_of "$BASE_IMAGE")" = "$base_recipe" ]; then
+	log "stand-in $BASE_IMAGE: cached"
+else
+	build_debian_base "$base_recipe"
+fi
+base_id=$(docker image inspect -f '{{.Id}}' "$BASE_IMAGE")
+
+ctx="$WORK/ctx-bun"; mkdir -p "$ctx"
+cp "$STANDINS/bun.Dockerfile" "$ctx/Dockerfile"
+extra_ca="${NODE_EXTRA_CA_CERTS:-}"
+if [ -n "$extra_ca" ] && [ -r "$extra_ca" ]; then cp "$extra_ca" "$ctx/extra-ca.pem"; else : >"$ctx/extra-ca.pem"; fi
+bun_recipe=$(echo "$base_id $BUN_VERSION $(hash_of "$ctx/Dockerfile" "$ctx/extra-ca.pem")" | sha256sum | cut -c1-16)
+if [ "$(recipe_of "$BUN_IMAGE")" = "$bun_recipe" ]; then
+	log "stand-in $BUN_IMAGE: cached"
+else
+	log "building stand-in $BUN_IMAGE from npm @oven/bun-linux-x64@$BUN_VERSION"
+	fetch_bun "$ctx/bun"
+	run_logged build-bun docker build --build-arg "BASE_IMAGE=$BASE_IMAGE" --build-arg "BUN_VERSION=$BUN_VERSION" \
+		--label "container-check.recipe=$bun_recipe" --label container-check.stand-in=true -t "$BUN_IMAGE" "$ctx"
+fi
+
+ctx="$WORK/ctx-pg"; mkdir -p "$ctx"
+cp "$STANDINS/postgres.Dockerfile" "$ctx/Dockerfile"
+cp "$STANDINS/postgres-entrypoint.sh" "$ctx/"
+pg_recipe=$(echo "$base_id $PG_MAJOR $(hash_of "$ctx/Dockerfile" "$ctx/postgres-entrypoint.sh")" | sha256sum | cut -c1-16)
+if [ "$(recipe_of "$PG_IMAGE")" = "$pg_recipe" ]; then
+	log "stand-in $PG_IMAGE: cached"
+else
+	log "building stand-in $PG_IMAGE from Debian's postgresql-$PG_MAJOR"
+	run_logged build-postgres docker build --build-arg "BASE_IMAGE=$BASE_IMAGE" --build-arg "PG_MAJOR=$PG_MAJOR" \
+		--label "container-check.recipe=$pg_recipe" --label container-check.stand-in=true -t "$PG_IMAGE" "$ctx"
+fi
+STANDINS_S=$(since "$t")
+
+# ---------------------------------------------------------------------------------------------
+# 4. the service image, from the project's own Dockerfile
+log "docker build $APP_DIR -> $API_IMAGE"
+t=$(now)
+run_logged build-api docker build --progress=plain -t "$API_IMAGE" "$APP_DIR"
+BUILD_S=$(since "$t")
+IMAGE_BYTES=$(docker image inspect -f '{{.Size}}' "$API_IMAGE")
+BASE_BYTES=$(docker image inspect -f '{{.Size}}' "$BASE_IMAGE")
+BIN_BYTES=$(docker run --rm --entrypoint stat "$API_IMAGE" -c %s /app/tasks-api)
+log "built in ${BUILD_S}s: $(mb "$IMAGE_BYTES")"
+
+# ---------------------------------------------------------------------------------------------
+# 5. the compose stack
+rand() { head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | cut -c1-"$1"; }
+free_port() {
+	local p=$1
+	while (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; do p=$((p + 1)); done
+	echo "$p"
+}
+# The stack sees exactly these values: nothing from the caller's environment or a .env file.
+unset POSTGRES_USER POSTGRES_DB BETTER_AUTH_URL JWKS_URL JWT_ISSUER JWT_AUDIENCE CORS_ORIGINS LOG_LEVEL DB_POOL_MAX
+API_PORT=$(free_port "${CONTAINER_CHECK_API_PORT:-18000}")
+BETTER_AUTH_SECRET=$(rand 48)
+POSTGRES_PASSWORD=$(rand 24)
+export API_IMAGE API_PORT BETTER_AUTH_SECRET POSTGRES_PASSWORD
+printf 'API_IMAGE=%s\nAPI_PORT=%s\nBETTER_AUTH_SECRET=%s\nPOSTGRES_PASSWORD=%s\n' \
+	"$API_IMAGE" "$API_PORT" "$BETTER_AUTH_SECRET" "$POSTGRES_PASSWORD" >"$WORK/compose.env"
+BASE_URL="http://127.0.0.1:$API_PORT"
+
+compose down -v --remove-orphans >"$LOGS/down-before.log" 2>&1 || true # leftovers of an aborted run
+log "compose up (api on $BASE_URL)"
+STACK_UP=1
+t_up=$(now)
+if [ "$COMPOSE_V" = 2 ]; then
+	run_logged up compose up -d --no-build --wait
+else
+	# v1 has no --wait, but `up -d` already waits for db's service_healthy before creating api.
+	run_logged up compose up -d --no-build
+fi
+UP_RETURN_S=$(since "$t_up")
+API_CID=$(compose ps -q api)
+DB_CID=$(compose ps -q db)
+[ -n "$API_CID" ] || die "no api container"
+
+wait_healthy() { # container timeout_s
+	local deadline=$(($(date +%s) + $2)) state
+	while :; do
+		state=$(docker inspect -f '{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}} {{.RestartCount}}' "$1")
+		case "$state" in
+			"running healthy 0") return 0 ;;
+			running\ unhealthy*)
+				echo "unhealthy; last health-check results:" >&2
+				docker inspect -f '{{range .State.Health.Log}}  exit {{.ExitCode}}: {{.Output}}{{"\n"}}{{end}}' "$1" | tail -n 4 >&2
+				return 1 ;;
+			exited* | dead*) echo "container $state" >&2; return 1 ;;
+			*\ [1-9]*) echo "container restarted: $state" >&2; return 1 ;;
+		esac
+		[ "$(date +%s)" -lt "$deadline" ] || { echo "timeout, state: $state" >&2; return 1; }
+		sleep 0.1
+	done
+}
+wait_healthy "$API_CID" 180 || die "api did not become healthy"
+UP_HEALTHY_S=$(since "$t_up")
+log "api healthy ${UP_HEALTHY_S}s after 'up' (compose returned after ${UP_RETURN_S}s, db healthy by then)"
+
+# ---------------------------------------------------------------------------------------------
+# 6. smoke test through the published port
+PASSED=0; FAILED=0
+check() { # description expected actual
+	if [ "$2" = "$3" ]; then
+		PASSED=$((PASSED + 1)); printf '  ok   %s\n' "$1"
+	else
+		FAILED=$((FAILED + 1)); printf '  FAIL %s: expected %s, got %s\n' "$1" "$2" "$3"
+		if [ -s "$WORK/body" ]; then printf '       body: %s\n' "$(head -c 400 "$WORK/body")"; fi
+	fi
+	return 0
+}
+contains() { grep -qF -- "$1" "$WORK/body" && echo yes || echo no; }
+req() { # method path [json]: prints the status code; body in $WORK/body, headers in $WORK/headers
+	local args=(-sS -o "$WORK/body" -D "$WORK/headers" -w '%{http_code}' --max-time 10 -X "$1")
+	[ -z "${TOKEN:-}" ] || args+=(-H "Authorization: Bearer $TOKEN")
+	[ -z "${3:-}" ] || args+=(-H 'Content-Type: application/json' --data "$3")
+	curl "${args[@]}" "$BASE_URL$2" || echo "curl-error"
+}
+mint_jwt() { # sub: an HS256 token signed with BETTER_AUTH_SECRET, valid 10 minutes
+	local js='
+		const b64 = (o) => Buffer.from(JSON.stringify(o)).toString("base64url");
+		const now = Math.floor(Date.now() / 1000);
+		const head = b64({ alg: "HS256", typ: "JWT" });
+		const body = b64({ sub: process.env.SUB, iat: now, exp: now + 600 });
+		const sig = require("node:crypto").createHmac("sha256", process.env.BETTER_AUTH_SECRET)
+			.update(head + "." + body).digest("base64url");
+		console.log(head + "." + body + "." + sig);'
+	if command -v bun >/dev/null && [ "$(bun --version 2>/dev/null)" = "$BUN_VERSION" ]; then
+		SUB=$1 bun -e "$js"
+	else # the Bun stand-in image has the same bun
+		docker run --rm -e SUB="$1" -e BETTER_AUTH_SECRET "$BUN_IMAGE" bun -e "$js"
+	fi
+}
+
+log "smoke test"
+TOKEN=""
+check "GET /health -> 200" 200 "$(req GET /health)"
+check "GET /health says ok" yes "$(contains '"status":"ok"')"
+check "GET /health/ready -> 200" 200 "$(req GET /health/ready)"
+check "GET /api/tasks without a token -> 401" 401 "$(req GET /api/tasks)"
+TOKEN=$(mint_jwt "container-check-user")
+check "POST /api/tasks -> 201" 201 "$(req POST /api/tasks '{"title":"container smoke test","description":"made by container-check"}')"
+TASK_ID=$(grep -oE '"id": ?[0-9]+' "$WORK/body" | head -n1 | grep -oE '[0-9]+$' || true)
+check "POST returned an integer id" yes "$([ -n "$TASK_ID" ] && echo yes || echo no)"
+check "POST sets Location" yes "$(grep -qiE "^location: /api/tasks/$TASK_ID"$'\r'"?$" "$WORK/headers" && echo yes || echo no)"
+check "GET /api/tasks -> 200" 200 "$(req GET /api/tasks)"
+check "the list contains the task" yes "$(grep -qE "\"id\": ?${TASK_ID}[,}]" "$WORK/body" && echo yes || echo no)"
+check "GET /api/tasks/$TASK_ID -> 200" 200 "$(req GET "/api/tasks/$TASK_ID")"
+check "it is the task" yes "$(contains '"title":"container smoke test"')"
+check "PUT /api/tasks/$TASK_ID -> 200" 200 "$(req PUT "/api/tasks/$TASK_ID" '{"status":"completed"}')"
+check "PUT changed the status" yes "$(contains '"status":"completed"')"
+check "DELETE /api/tasks/$TASK_ID -> 204" 204 "$(req DELETE "/api/tasks/$TASK_ID")"
+check "GET /api/tasks/$TASK_ID after delete -> 404" 404 "$(req GET "/api/tasks/$TASK_ID")"
+check "POST a task that must survive a restart -> 201" 201 "$(req POST /api/tasks '{"title":"kept across restart"}')"
+KEPT_ID=$(grep -oE '"id": ?[0-9]+' "$WORK/body" | head -n1 | grep -oE '[0-9]+$' || true)
+
+# the container itself
+check "/app holds only the executable" tasks-api "$(docker exec "$API_CID" ls -A /app | tr '\n' ' ' | sed 's/ $//')"
+check "runs as uid 10001" 10001 "$(docker exec "$API_CID" id -u)"
+check "PID 1 is the service" /app/tasks-api "$(docker exec "$API_CID" cat /proc/1/cmdline | tr '\0' '\n' | head -n1)"
+check "'tasks-api healthcheck' exits 0 while serving" 0 "$(docker exec "$API_CID" /app/tasks-api healthcheck >/dev/null 2>&1 && echo 0 || echo $?)"
+check "'tasks-api healthcheck' exits 1 when nothing answers" 1 "$(docker exec -e PORT=1 "$API_CID" /app/tasks-api healthcheck >/dev/null 2>&1 && echo 0 || echo $?)"
+check "database port not published" "" "$(docker port "$DB_CID")"
+check "api published on loopback only" "127.0.0.1:$API_PORT" "$(docker port "$API_CID" 8000/tcp)"
+
+# ---------------------------------------------------------------------------------------------
+# 7. stop and start: graceful SIGTERM, then a warm restart against the same database
+log "docker stop api (SIGTERM)"
+t=$(now)
+docker stop -t 15 "$API_CID" >/dev/null
+STOP_S=$(since "$t")
+STOP_CODE=$(docker inspect -f '{{.State.ExitCode}}' "$API_CID")
+check "api exits 0 on SIGTERM (not killed after the grace period)" 0 "$STOP_CODE"
+t=$(now)
+docker start "$API_CID" >/dev/null
+wait_healthy "$API_CID" 60 || die "api did not become healthy again after a restart"
+RESTART_S=$(since "$t")
+check "GET /api/tasks/$KEPT_ID after restart -> 200" 200 "$(req GET "/api/tasks/$KEPT_ID")"
+
+log "compose down -v"
+t=$(now)
+run_logged down compose down -v --remove-orphans --timeout 20
+DOWN_S=$(since "$t")
+STACK_UP=0
+
+# ---------------------------------------------------------------------------------------------
+# 8. figures
+TOTAL_S=$(since "$SCRIPT_START")
+cat <<EOF
+
+==================== container-check ====================
+image            $API_IMAGE: $(mb "$IMAGE_BYTES")
+                 = base $BASE_IMAGE $(mb "$BASE_BYTES") + /app/tasks-api $(mb "$BIN_BYTES") + user account
+stand-ins        ${STANDINS_S} s  ($BUN_IMAGE, $BASE_IMAGE, $PG_IMAGE; cached after the first run)
+docker build     ${BUILD_S} s
+up -> healthy    ${UP_HEALTHY_S} s  (fresh volume: initdb + db healthy + migrations + api healthy)
+docker stop api  ${STOP_S} s  (exit code $STOP_CODE)
+restart->healthy ${RESTART_S} s
+compose down -v  ${DOWN_S} s
+whole script     ${TOTAL_S} s
+smoke: $PASSED passed, $FAILED failed
+==========================================================
+EOF
+[ "$FAILED" = 0 ] || die "$FAILED smoke check(s) failed"

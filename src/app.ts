@@ -1,0 +1,118 @@
+import { cors } from "@elysiajs/cors";
+import { openapi } from "@elysiajs/openapi";
+import { Elysia, ParseError, t } from "elysia";
+import type { TokenVerifier } from "./auth/verifier";
+import type { Config } from "./config";
+import type { Database } from "./db/client";
+import { AuthError, errorResponse, HttpError } from "./errors";
+import type { Logger } from "./logger";
+import { taskRoutes } from "./tasks/routes";
+
+export interface AppDeps {
+  config: Pick<Config, "corsOrigins">;
+  database: Database;
+  verifier: TokenVerifier;
+  logger: Logger;
+}
+
+export const MAX_BODY_BYTES = 64 * 1024;
+const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+const utf8 = new TextDecoder();
+
+const pathOf = (url: string) => {
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  const query = url.indexOf("?", start);
+  return query === -1 ? url.slice(start) : url.slice(start, query);
+};
+
+interface RequestState { id: string; start: number }
+
+/** Builds the whole HTTP app; opens no port, so tests and benchmarks run exactly what the server runs. */
+export function createApp({ config, database, verifier, logger }: AppDeps) {
+  const state = new WeakMap<Request, RequestState>();
+  const requestId = (request: Request) => state.get(request)?.id ?? "";
+
+  // normalize: false, so unknown fields are rejected (422) rather than silently dropped.
+  // encodeSchema: false: responses are still checked against their schema, but not also run through
+  // TypeBox's Encode (t.Integer is a transform), which cost ~8% of the CPU of a 20-task list.
+  return new Elysia({ normalize: false, encodeSchema: false })
+    .onRequest(({ request, set }) => {
+      const given = request.headers.get("x-request-id");
+      const id = given && SANE_REQUEST_ID.test(given) ? given : crypto.randomUUID();
+      state.set(request, { id, start: performance.now() });
+      set.headers["x-request-id"] = id;
+      if (Number(request.headers.get("content-length") ?? 0) > MAX_BODY_BYTES) {
+        throw new HttpError(413, `Request body is larger than ${MAX_BODY_BYTES} bytes`);
+      }
+    })
+    // Our own body reader: the 64 KiB limit holds whether or not the client sent Content-Length.
+    .onParse(async ({ request, contentType }) => {
+      const bytes = await request.arrayBuffer();
+      if (bytes.byteLength > MAX_BODY_BYTES) throw new HttpError(413, `Request body is larger than ${MAX_BODY_BYTES} bytes`);
+      const text = utf8.decode(bytes);
+      if (!contentType.includes("json")) return text;
+      try {
+        return JSON.parse(text);
+      } catch (error) {
+        throw new ParseError(error as Error);
+      }
+    })
+    .onError(({ code, error, request, set, server }) => {
+      const id = requestId(request);
+      if (error instanceof AuthError) {
+        logger.warn("authentication failed", { request_id: id, reason: error.reason, method: request.method, path: pathOf(request.url), client: server?.requestIP(request)?.address ?? null });
+      }
+      const { status, body, headers } = errorResponse(code, error, logger, id);
+      set.status = status;
+      Object.assign(set.headers, headers);
+      return body;
+    })
+    .onAfterResponse(({ request, set, ...context }) => {
+      const s = state.get(request);
+      if (!s) return;
+      const userId = (context as { userId?: string }).userId;
+      // Health probes arrive every few seconds from orchestrators; keep them out of info logs.
+      const path = pathOf(request.url);
+      const log = path.startsWith("/health") ? logger.debug : logger.info;
+      log("request", {
+        request_id: s.id, method: request.method, path, status: set.status,
+        duration_ms: Math.round((performance.now() - s.start) * 100) / 100,
+        ...(userId ? { user_id: userId } : {}),
+      });
+    })
+    .use(config.corsOrigins.length > 0
+      ? cors({ origin: config.corsOrigins.includes("*") ? true : config.corsOrigins, exposeHeaders: ["X-Total-Count", "Location", "ETag", "X-Request-Id"], allowedHeaders: ["Authorization", "Content-Type", "If-Match", "X-Request-Id"], maxAge: 600 })
+      : new Elysia({ name: "no-cors" }))
+    .use(openapi({
+      path: "/docs",
+      specPath: "/openapi.json",
+      exclude: { paths: ["/docs", "/openapi.json"] },
+      documentation: {
+        info: { title: "Tasks API", version: "0.1.0", description: "Each signed-in user's tasks. Authenticate with a Better Auth JWT: `Authorization: Bearer <token>`." },
+        components: { securitySchemes: { bearerAuth: { type: "http", scheme: "bearer", bearerFormat: "JWT" } } },
+      },
+    }))
+    .get("/health", () => ({ status: "ok" as const }), {
+      response: { 200: t.Object({ status: t.Literal("ok") }) },
+      detail: { summary: "Liveness: the process answers (no database call)", tags: ["health"] },
+    })
+    .get("/health/ready", async ({ status }) => {
+      try {
+        await database.guard.read(() => database.ping());
+        return { status: "ok" as const, database: "ok" as const };
+      } catch (error) {
+        logger.error("readiness check failed", { error: (error as Error)?.message });
+        return status(503, { status: "unavailable" as const, database: "unreachable" as const });
+      }
+    }, {
+      response: {
+        200: t.Object({ status: t.Literal("ok"), database: t.Literal("ok") }),
+        503: t.Object({ status: t.Literal("unavailable"), database: t.Literal("unreachable") }),
+      },
+      detail: { summary: "Readiness: the database answers", tags: ["health"] },
+    })
+    .use(taskRoutes({ db: database.db, guard: database.guard, verifier }));
+}
+
+export type App = ReturnType<typeof createApp>;

@@ -1,0 +1,33 @@
+import type { TokenVerifier } from "./verifier";
+
+export const TOKEN_CACHE_SIZE = 10_000;
+
+/**
+ * Remembers tokens that verified, keyed by the whole token string (signature included), so a client
+ * sending the same token again skips the HMAC and the claim checks. An entry is used only while the
+ * token's `exp` is in the future, so the cache never stretches a token's life; past `exp` the inner
+ * verifier decides again (and answers "Token expired" once its clock tolerance is spent). Failures are
+ * not cached: each one is verified and logged with its reason. At most `max` entries; the least
+ * recently used goes first.
+ */
+export function cachedVerifier(inner: TokenVerifier, { max = TOKEN_CACHE_SIZE, now = Date.now }: { max?: number; now?: () => number } = {}): TokenVerifier {
+  const cache = new Map<string, { userId: string; exp: number }>();
+  return {
+    async verify(token) {
+      const hit = cache.get(token);
+      if (hit) {
+        cache.delete(token);
+        if (hit.exp * 1000 > now()) {
+          cache.set(token, hit); // most recently used goes to the end of the Map's order
+          return hit;
+        }
+      }
+      const verified = await inner.verify(token);
+      if (verified.exp * 1000 > now()) {
+        if (cache.size >= max) cache.delete(cache.keys().next().value!);
+        cache.set(token, { userId: verified.userId, exp: verified.exp });
+      }
+      return verified;
+    },
+  };
+}

@@ -1,0 +1,37 @@
+import { decodeProtectedHeader } from "jose";
+import type { AuthConfig } from "../config";
+import { AuthError } from "../errors";
+import type { Logger } from "../logger";
+import { ASYMMETRIC_ALGS, jwksVerifier } from "./jwks";
+import { hs256Verifier, toAuthError, type TokenVerifier } from "./verifier";
+
+/**
+ * The verifier the configuration asks for. The token header's `alg` picks the path: HS256 only when a
+ * secret is configured, the asymmetric algorithms only when a JWKS is; anything else is a 401.
+ */
+export function verifierFromConfig(auth: AuthConfig, logger: Logger): TokenVerifier & { prefetch(): Promise<void> } {
+  const hs256 = auth.secret ? hs256Verifier(auth.secret, { issuer: auth.issuer, audience: auth.audience }) : undefined;
+  const jwksUrl = auth.jwksUrl ?? (auth.betterAuthUrl ? `${auth.betterAuthUrl}/api/auth/jwks` : undefined);
+  // Better Auth puts its base URL's origin in both iss and aud unless told otherwise.
+  const betterAuthOrigin = auth.betterAuthUrl ? new URL(auth.betterAuthUrl).origin : undefined;
+  const jwks = jwksUrl
+    ? jwksVerifier({ url: jwksUrl, issuer: auth.issuer ?? betterAuthOrigin, audience: auth.audience ?? betterAuthOrigin, logger })
+    : undefined;
+
+  return {
+    async prefetch() {
+      await jwks?.refresh().catch((error) => logger.warn("JWKS not reachable at startup; will retry on the first token", { url: jwksUrl, reason: (error as Error)?.message }));
+    },
+    async verify(token) {
+      let alg: string | undefined;
+      try {
+        alg = decodeProtectedHeader(token).alg;
+      } catch (error) {
+        throw toAuthError(error);
+      }
+      if (alg === "HS256" && hs256) return hs256.verify(token);
+      if (alg !== undefined && ASYMMETRIC_ALGS.has(alg) && jwks) return jwks.verify(token);
+      throw new AuthError("Invalid token", `alg ${alg} is not accepted by this configuration`);
+    },
+  };
+}

@@ -1,0 +1,65 @@
+import { errors, jwtVerify, type JWTPayload, type JWTVerifyOptions } from "jose";
+import { AuthError } from "../errors";
+
+/** Turns a bearer token into the id of the user it speaks for, or throws AuthError. */
+export interface TokenVerifier {
+  verify(token: string): Promise<{ userId: string; exp: number }>;
+}
+
+// Servers are NTP-synced; a few seconds covers real skew without stretching a 15-minute token.
+const CLOCK_TOLERANCE_SECONDS = 5;
+const MAX_TOKEN_LENGTH = 8192;
+
+export function verifyOptions(algorithms: string[], claims: { issuer?: string | undefined; audience?: string | undefined }): JWTVerifyOptions {
+  return {
+    algorithms,
+    requiredClaims: ["exp"],
+    clockTolerance: CLOCK_TOLERANCE_SECONDS,
+    ...(claims.issuer ? { issuer: claims.issuer } : {}),
+    ...(claims.audience ? { audience: claims.audience } : {}),
+  };
+}
+
+/**
+ * `sub`, or `user_id` when there is no `sub`: a non-empty string of at most 255 characters.
+ * Also refuses a token issued in the future (jose checks iat only with maxTokenAge).
+ */
+export function userIdOf(payload: JWTPayload): string {
+  if (typeof payload.iat === "number" && payload.iat > Date.now() / 1000 + CLOCK_TOLERANCE_SECONDS) {
+    throw new AuthError("Invalid token", "iat is in the future");
+  }
+  const id = payload.sub ?? payload.user_id;
+  if (typeof id !== "string" || id.length === 0 || id.length > 255 || id.includes("\u0000")) {
+    throw new AuthError("Invalid token", "no usable sub or user_id claim");
+  }
+  return id;
+}
+
+/** Maps jose's failures onto the contract's two details, keeping the real reason for the log. */
+export function toAuthError(error: unknown): AuthError {
+  if (error instanceof AuthError) return error;
+  if (error instanceof errors.JWTExpired) return new AuthError("Token expired", "token expired");
+  const code = (error as { code?: string })?.code ?? "unknown";
+  return new AuthError("Invalid token", `${code}: ${(error as Error)?.message ?? error}`);
+}
+
+export function assertTokenShape(token: string) {
+  if (token.length > MAX_TOKEN_LENGTH) throw new AuthError("Invalid token", "token longer than 8 KiB");
+}
+
+/** HS256 with the shared secret (tokens signed by the frontend's own server code). */
+export function hs256Verifier(secret: string, claims: { issuer?: string | undefined; audience?: string | undefined }): TokenVerifier {
+  const key = new TextEncoder().encode(secret);
+  const options = verifyOptions(["HS256"], claims);
+  return {
+    async verify(token) {
+      assertTokenShape(token);
+      try {
+        const { payload } = await jwtVerify(token, key, options);
+        return { userId: userIdOf(payload), exp: payload.exp! };
+      } catch (error) {
+        throw toAuthError(error);
+      }
+    },
+  };
+}

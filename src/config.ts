@@ -1,0 +1,189 @@
+// The only module that reads the environment. Everything else receives a Config.
+export type LogLevel = "debug" | "info" | "warn" | "error";
+export type SslMode = "disable" | "allow" | "prefer" | "require" | "verify-ca" | "verify-full";
+
+export type DatabaseConfig =
+  | { kind: "postgres"; url: string; poolMax: number; prepare: boolean; ssl: SslMode | undefined }
+  | { kind: "pglite"; dataDir: string | undefined; poolMax: number }; // dataDir undefined: in memory
+
+/** How long database work may wait or run before the service gives up and answers 503. */
+export interface DatabaseLimits {
+  /** opening one connection (postgres.js connect_timeout) */
+  connectTimeoutMs: number;
+  /** server-side statement_timeout; 0 turns it off */
+  statementTimeoutMs: number;
+  /** how long a request waits for a free connection before a 503 */
+  queueTimeoutMs: number;
+  /** how long startup retries an unreachable database before exiting 1 */
+  startupTimeoutMs: number;
+  /** queries admitted per pooled connection (postgres.js pipelines them); 1 = one query per connection */
+  pipeline: number;
+}
+
+export const DEFAULT_DATABASE_LIMITS: DatabaseLimits = Object.freeze({
+  connectTimeoutMs: 1000, statementTimeoutMs: 5000, queueTimeoutMs: 2000, startupTimeoutMs: 30_000, pipeline: 10,
+});
+
+export interface AuthConfig {
+  secret: string | undefined;
+  /** true when no secret was configured and a throwaway one was generated (development only) */
+  secretGenerated: boolean;
+  betterAuthUrl: string | undefined;
+  jwksUrl: string | undefined;
+  issuer: string | undefined;
+  audience: string | undefined;
+}
+
+export interface Config {
+  production: boolean;
+  host: string;
+  port: number;
+  logLevel: LogLevel;
+  logFormat: "json" | "pretty";
+  corsOrigins: string[];
+  migrateOnStart: boolean;
+  /** Server processes sharing the port (SO_REUSEPORT); 1 is a single process. */
+  workers: number;
+  database: DatabaseConfig;
+  databaseLimits: DatabaseLimits;
+  auth: AuthConfig;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration: ${problems.join("; ")}`);
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+const SSL_MODES: SslMode[] = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"];
+const LOG_LEVELS: LogLevel[] = ["debug", "info", "warn", "error"];
+// Values that people copy from examples; a production service must not run on them.
+const PLACEHOLDER_SECRETS = /^(change[-_ ]?me|changeme|secret|your[-_].*|replace[-_].*|x+)$/i;
+
+/** Reads every variable, collects every problem, and throws one ConfigError listing them all. */
+export function loadConfig(env: Env): Config {
+  const problems: string[] = [];
+  const production = env.NODE_ENV === "production";
+  const get = (name: string) => {
+    const value = env[name]?.trim();
+    return value === "" ? undefined : value;
+  };
+
+  const integer = (name: string, fallback: number, min: number, max: number) => {
+    const raw = get(name);
+    if (raw === undefined) return fallback;
+    if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+      problems.push(`${name} must be an integer from ${min} to ${max}`);
+      return fallback;
+    }
+    return Number(raw);
+  };
+
+  const oneOf = <T extends string>(name: string, allowed: readonly T[], fallback: T): T => {
+    const raw = get(name)?.toLowerCase();
+    if (raw === undefined) return fallback;
+    if (!allowed.includes(raw as T)) problems.push(`${name} must be one of ${allowed.join(", ")}`);
+    return allowed.includes(raw as T) ? (raw as T) : fallback;
+  };
+
+  const httpUrl = (name: string) => {
+    const raw = get(name);
+    if (raw === undefined) return undefined;
+    if (!URL.canParse(raw) || !/^https?:$/.test(new URL(raw).protocol)) {
+      problems.push(`${name} must be an http:// or https:// URL`);
+      return undefined;
+    }
+    return raw.replace(/\/+$/, "");
+  };
+
+  const port = integer("PORT", 8000, 0, 65535);
+  const poolMax = integer("DB_POOL_MAX", 10, 1, 1000);
+  const workers = integer("WORKERS", 1, 1, 64);
+  const logLevel = oneOf("LOG_LEVEL", LOG_LEVELS, "info");
+  const logFormat = oneOf("LOG_FORMAT", ["json", "pretty"] as const, "json");
+  const migrateOnStart = oneOf("MIGRATE_ON_START", ["true", "false", "1", "0"] as const, "true");
+  const preparedOverride = oneOf("DB_PREPARE", ["auto", "true", "false"] as const, "auto");
+  const d = DEFAULT_DATABASE_LIMITS;
+  const databaseLimits: DatabaseLimits = Object.freeze({
+    connectTimeoutMs: integer("DB_CONNECT_TIMEOUT_MS", d.connectTimeoutMs, 100, 600_000),
+    statementTimeoutMs: integer("DB_STATEMENT_TIMEOUT_MS", d.statementTimeoutMs, 0, 3_600_000),
+    queueTimeoutMs: integer("DB_QUEUE_TIMEOUT_MS", d.queueTimeoutMs, 0, 600_000),
+    startupTimeoutMs: integer("DB_STARTUP_TIMEOUT_MS", d.startupTimeoutMs, 0, 3_600_000),
+    pipeline: integer("DB_PIPELINE", d.pipeline, 1, 100),
+  });
+
+  const corsOrigins = (get("CORS_ORIGINS") ?? "").split(",").map((o) => o.trim()).filter(Boolean);
+  for (const origin of corsOrigins) {
+    if (origin !== "*" && (!URL.canParse(origin) || new URL(origin).origin !== origin.replace(/\/$/, ""))) {
+      problems.push(`CORS_ORIGINS must be a comma-separated list of origins like https://app.example.com`);
+      break;
+    }
+  }
+
+  const database = ((): DatabaseConfig => {
+    const raw = get("DATABASE_URL");
+    if (raw === undefined) {
+      if (production) problems.push("DATABASE_URL is required when NODE_ENV=production");
+      return { kind: "pglite", dataDir: get("PGLITE_DIR") ?? ".data/pglite", poolMax };
+    }
+    // Never echo the value: it carries the password.
+    const url = URL.canParse(raw) ? new URL(raw) : undefined;
+    if (!url || !/^postgres(ql)?:$/.test(url.protocol) || (!url.hostname && !url.searchParams.get("host"))) {
+      problems.push("DATABASE_URL must be a postgres:// or postgresql:// URL with a host");
+      return { kind: "pglite", dataDir: undefined, poolMax };
+    }
+    const sslmode = url.searchParams.get("sslmode") ?? undefined;
+    if (sslmode !== undefined && !SSL_MODES.includes(sslmode as SslMode)) {
+      problems.push(`DATABASE_URL has an unknown sslmode (use one of ${SSL_MODES.join(", ")})`);
+    }
+    // Neon's "-pooler" hosts are PgBouncer in transaction mode: named prepared statements break there.
+    const prepare = preparedOverride === "auto" ? !url.hostname.includes("-pooler") : preparedOverride === "true";
+    return { kind: "postgres", url: raw, poolMax, prepare, ssl: sslmode as SslMode | undefined };
+  })();
+
+  // PGlite is an embedded database owned by one process; several workers would open the same files.
+  if (workers > 1 && database.kind === "pglite") problems.push("WORKERS above 1 needs DATABASE_URL (the embedded database serves one process)");
+
+  const auth = ((): AuthConfig => {
+    let secret = get("BETTER_AUTH_SECRET");
+    const betterAuthUrl = httpUrl("BETTER_AUTH_URL");
+    const jwksUrl = httpUrl("JWKS_URL");
+    if (secret !== undefined && production && secret.length < 32) {
+      problems.push("BETTER_AUTH_SECRET must be at least 32 characters when NODE_ENV=production");
+    }
+    if (secret !== undefined && production && PLACEHOLDER_SECRETS.test(secret)) {
+      problems.push("BETTER_AUTH_SECRET is a placeholder value; generate one with `openssl rand -base64 32`");
+    }
+    let secretGenerated = false;
+    if (secret === undefined && betterAuthUrl === undefined && jwksUrl === undefined) {
+      if (production) problems.push("BETTER_AUTH_SECRET (or BETTER_AUTH_URL / JWKS_URL) is required when NODE_ENV=production");
+      secret = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url");
+      secretGenerated = true;
+    }
+    return {
+      secret,
+      secretGenerated,
+      betterAuthUrl,
+      jwksUrl,
+      issuer: get("JWT_ISSUER"),
+      audience: get("JWT_AUDIENCE"),
+    };
+  })();
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  return Object.freeze({
+    production,
+    host: get("HOST") ?? "0.0.0.0",
+    port,
+    logLevel,
+    logFormat,
+    corsOrigins,
+    migrateOnStart: migrateOnStart === "true" || migrateOnStart === "1",
+    workers,
+    database,
+    databaseLimits,
+    auth,
+  });
+}

@@ -1,0 +1,143 @@
+// Entry point: `tasks-api [serve|migrate|token|healthcheck]`. Starts and stops things; app.ts builds.
+// (`worker` is internal: one of the extra server processes that `serve` starts when WORKERS > 1.)
+import { createApp, MAX_BODY_BYTES } from "./app";
+import { cachedVerifier } from "./auth/cache";
+import { parseTtl, signDevToken } from "./auth/token";
+import { verifierFromConfig } from "./auth/from-config";
+import { ConfigError, loadConfig, type Config } from "./config";
+import { openDatabase } from "./db/client";
+import { migrate } from "./db/migrate";
+import { waitForDatabase } from "./db/startup";
+import { isDatabaseUnavailable } from "./errors";
+import { createLogger } from "./logger";
+import { startWorkers, type Workers } from "./workers";
+
+const SHUTDOWN_GRACE_MS = 10_000;
+
+function fail(message: string): never {
+  process.stderr.write(`tasks-api: ${message}\n`);
+  process.exit(1);
+}
+
+function readConfig(): Config {
+  try {
+    return loadConfig(process.env);
+  } catch (error) {
+    if (error instanceof ConfigError) fail(error.problems.join("; "));
+    throw error;
+  }
+}
+
+async function serve(config: Config, { worker = false } = {}) {
+  const started = performance.now();
+  const logger = createLogger({ level: config.logLevel, format: config.logFormat });
+  const database = await openDatabase(config.database, config.databaseLimits).catch((error) => fail(`cannot open the database: ${error?.message ?? error}`));
+  await waitForDatabase(database, { timeoutMs: config.databaseLimits.startupTimeoutMs, logger }).catch((error) => fail(error?.message ?? String(error)));
+  if (config.migrateOnStart && !worker) {
+    const applied = await migrate(database.db).catch((error) => fail(`migrations failed: ${error?.message ?? error}`));
+    logger.info("migrations applied", { applied });
+  }
+  if (config.auth.secretGenerated && config.auth.secret && !worker) {
+    const token = await signDevToken(config.auth.secret, "dev-user", { ttlSeconds: 24 * 3600 });
+    logger.warn("BETTER_AUTH_SECRET is not set: using a throwaway secret for this run only (development). Tokens die with the process.", { dev_token_sub: "dev-user" });
+    process.stdout.write(`\n  Development token (sub=dev-user, valid 24h):\n  ${token}\n\n`);
+  }
+
+  const verifier = verifierFromConfig(config.auth, logger);
+  void verifier.prefetch(); // warm the JWKS cache without delaying startup
+  const app = createApp({ config, database, verifier: cachedVerifier(verifier), logger });
+  // Bun's own cap is a backstop for huge bodies; up to it, the app answers 413 with a JSON detail.
+  // reusePort only with several workers: otherwise a second service started on a busy port by mistake
+  // must fail, not silently share it.
+  try {
+    app.listen({ hostname: config.host, port: config.port, maxRequestBodySize: 16 * MAX_BODY_BYTES, reusePort: worker || config.workers > 1 });
+  } catch (error) {
+    fail(`cannot listen on ${config.host}:${config.port} (HOST, PORT): ${(error as Error)?.message ?? error}`);
+  }
+
+  // postgres.js on Bun can let a socket error of a connection the server killed escape its handlers.
+  // That is a lost connection, already answered as 503 and reconnected on demand: log it, keep serving.
+  // Anything else leaves the process in an unknown state: exit and let the supervisor restart it.
+  const escaped = (kind: string) => (error: unknown) => {
+    logger.error(kind, { error: (error as Error)?.message ?? String(error), code: (error as any)?.code });
+    if (!isDatabaseUnavailable(error)) process.exit(1);
+  };
+  process.on("uncaughtException", escaped("uncaught exception"));
+  process.on("unhandledRejection", escaped("unhandled rejection"));
+
+  // Workers get the port actually bound (PORT=0 picks one) and the throwaway development secret, if any.
+  let workers: Workers | undefined;
+  if (config.workers > 1 && !worker) {
+    const env = { ...process.env, PORT: String(app.server?.port), ...(config.auth.secretGenerated ? { BETTER_AUTH_SECRET: config.auth.secret } : {}) };
+    workers = startWorkers(config.workers - 1, env, logger, () => void shutdown("worker lost", 1));
+  }
+
+  let stopping = false;
+  async function shutdown(signal: string, exitCode = 0) {
+    if (stopping) return;
+    stopping = true;
+    logger.info("shutting down", { signal });
+    const force = setTimeout(() => {
+      logger.error("in-flight requests did not finish in time; exiting");
+      process.exit(1);
+    }, SHUTDOWN_GRACE_MS);
+    const workersStopped = workers?.stop() ?? Promise.resolve(true); // they drain in parallel with us
+    await app.stop(false); // stop accepting, let in-flight requests finish
+    // Elysia runs after-response hooks (the request log line) in a setImmediate: let the last ones run.
+    await new Promise((resolve) => setImmediate(resolve));
+    await database.close();
+    const allClean = await workersStopped;
+    clearTimeout(force);
+    logger.info("stopped");
+    process.exit(allClean ? exitCode : 1);
+  }
+  process.on("SIGTERM", () => void shutdown("SIGTERM"));
+  process.on("SIGINT", () => void shutdown("SIGINT"));
+  // Only now: whoever waits for this line may send SIGTERM at once, and it must find its handler.
+  logger.info("listening", {
+    url: `http://${config.host}:${app.server?.port}`,
+    database: database.kind,
+    startup_ms: Math.round(performance.now() - started),
+    ...(config.workers > 1 ? { pid: process.pid, worker } : {}),
+  });
+}
+
+async function migrateCommand(config: Config) {
+  const database = await openDatabase(config.database).catch((error) => fail(`cannot open the database: ${error?.message ?? error}`));
+  const applied = await migrate(database.db).catch((error) => fail(`migrations failed: ${error?.message ?? error}`));
+  await database.close();
+  process.stdout.write(`migrations: ${applied} applied\n`);
+}
+
+async function tokenCommand(config: Config, args: string[]) {
+  const flag = (name: string) => {
+    const i = args.indexOf(`--${name}`);
+    return i >= 0 ? args[i + 1] : undefined;
+  };
+  const sub = flag("sub");
+  const ttl = parseTtl(flag("ttl") ?? "1h");
+  if (!sub) fail("usage: bun run token --sub <user id> [--ttl 1h]");
+  if (ttl === undefined) fail("--ttl must look like 90s, 15m, 1h or 7d");
+  if (!config.auth.secret || config.auth.secretGenerated) fail("BETTER_AUTH_SECRET is not set, so no token could be verified by the service; set it (e.g. in .env) first");
+  process.stdout.write((await signDevToken(config.auth.secret, sub, { ttlSeconds: ttl, issuer: config.auth.issuer, audience: config.auth.audience })) + "\n");
+}
+
+async function healthcheck(config: Config) {
+  try {
+    const res = await fetch(`http://127.0.0.1:${config.port}/health`, { signal: AbortSignal.timeout(3000) });
+    process.exit(res.status === 200 ? 0 : 1);
+  } catch {
+    process.exit(1);
+  }
+}
+
+const [command = "serve", ...args] = process.argv.slice(2);
+const config = readConfig();
+switch (command) {
+  case "serve": await serve(config); break;
+  case "worker": await serve(config, { worker: true }); break;
+  case "migrate": await migrateCommand(config); break;
+  case "token": await tokenCommand(config, args); break;
+  case "healthcheck": await healthcheck(config); break;
+  default: fail(`unknown command "${command}" (expected serve, migrate, token or healthcheck)`);
+}

@@ -1,0 +1,97 @@
+import { t } from "elysia";
+import { TASK_STATUSES, type TaskRow } from "../db/schema";
+
+// Literal unions, not t.UnionEnum: an optional UnionEnum silently defaults to its first value.
+export const TaskStatus = t.Union([t.Literal("pending"), t.Literal("in_progress"), t.Literal("completed")], {
+  error: `status must be one of ${TASK_STATUSES.join(", ")}`,
+});
+
+// 1 to 255 characters once surrounding white space is trimmed, and no NUL (PostgreSQL cannot store it).
+const Title = t.String({
+  pattern: "^\\s*[^\\s\\u0000](?:[^\\u0000]{0,253}[^\\s\\u0000])?\\s*$",
+  error: "title must be 1 to 255 characters after trimming surrounding white space",
+  examples: ["Write report"],
+});
+const Description = t.Union([t.Null(), t.String({ maxLength: 10_000, pattern: "^[^\\u0000]*$" })], {
+  error: "description must be null or a string of at most 10000 characters",
+});
+
+export const TaskCreate = t.Object(
+  { title: Title, description: t.Optional(Description), status: t.Optional(TaskStatus) },
+  { additionalProperties: false, error: "body must be a JSON object with title and optionally description, status" },
+);
+
+export const TaskUpdate = t.Object(
+  { title: t.Optional(Title), description: t.Optional(Description), status: t.Optional(TaskStatus) },
+  { additionalProperties: false, minProperties: 1, error: "body must be a JSON object with at least one of title, description, status" },
+);
+
+export const Task = t.Object({
+  id: t.Integer(),
+  title: t.String(),
+  description: t.Union([t.String(), t.Null()]),
+  status: TaskStatus,
+  user_id: t.String(),
+  created_at: t.String({ format: "date-time" }),
+  updated_at: t.String({ format: "date-time" }),
+});
+
+// Strings with patterns rather than coerced numbers: Elysia's number coercion accepts "0x10" and "1e3"
+// and loses the field name in its errors.
+export const TaskIdParams = t.Object({
+  id: t.String({ pattern: "^[1-9][0-9]{0,14}$", error: "id must be a positive integer (at most 15 digits)", examples: ["42"] }),
+});
+
+export const SORTS = ["created_at", "-created_at", "updated_at", "-updated_at", "title", "-title"] as const;
+export type Sort = (typeof SORTS)[number];
+
+export const TaskListQuery = t.Object(
+  {
+    status: t.Optional(TaskStatus),
+    limit: t.Optional(t.String({ pattern: "^(?:[1-9][0-9]?|[1-4][0-9]{2}|500)$", error: "limit must be an integer from 1 to 500", default: "100" })),
+    offset: t.Optional(t.String({ pattern: "^(?:0|[1-9][0-9]{0,8})$", error: "offset must be an integer from 0 to 999999999", default: "0" })),
+    sort: t.Optional(t.Union(
+      [t.Literal("created_at"), t.Literal("-created_at"), t.Literal("updated_at"), t.Literal("-updated_at"), t.Literal("title"), t.Literal("-title")],
+      { error: `sort must be one of ${SORTS.join(", ")}` },
+    )),
+  },
+  { additionalProperties: false },
+);
+
+export const ErrorBody = t.Object({ detail: t.String() }, { examples: [{ detail: "Task not found" }] });
+export const ValidationErrorBody = t.Object({
+  detail: t.Array(t.Object({ loc: t.Array(t.Union([t.String(), t.Number()])), msg: t.String(), type: t.String() })),
+});
+
+export type TaskCreateInput = typeof TaskCreate.static;
+export type TaskUpdateInput = typeof TaskUpdate.static;
+export type TaskListInput = { status?: TaskRow["status"]; limit: number; offset: number; sort: Sort };
+
+export function toTask(row: TaskRow): typeof Task.static {
+  return {
+    id: row.id,
+    title: row.title,
+    description: row.description,
+    status: row.status,
+    user_id: row.userId,
+    created_at: row.createdAt.toISOString(),
+    updated_at: row.updatedAt.toISOString(),
+  };
+}
+
+export const etagOf = (row: Pick<TaskRow, "id" | "version">) => `"${row.id}-${row.version}"`;
+
+/**
+ * The versions an If-Match header accepts for task `id`: undefined when there is no header,
+ * "any" for `*`, else the listed versions (weak tags never match, as RFC 9110 requires).
+ */
+export function parseIfMatch(header: string | undefined, id: number): number[] | "any" | undefined {
+  if (header === undefined) return undefined;
+  if (header.trim() === "*") return "any";
+  const versions: number[] = [];
+  for (const tag of header.split(",")) {
+    const match = /^"(\d+)-(\d+)"$/.exec(tag.trim());
+    if (match && Number(match[1]) === id && Number(match[2]) <= 2_147_483_647) versions.push(Number(match[2]));
+  }
+  return versions;
+}

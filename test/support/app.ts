@@ -1,0 +1,71 @@
+import { SignJWT, type JWTPayload } from "jose";
+import { createApp } from "../../src/app";
+import { hs256Verifier, type TokenVerifier } from "../../src/auth/verifier";
+import type { Database } from "../../src/db/client";
+import { createLogger, type Logger } from "../../src/logger";
+import { testDatabase } from "../setup";
+
+export const SECRET = "test-secret-that-is-long-enough-0123456789";
+
+/** A user id no other test uses, so every test sees only its own rows. */
+export const newUser = (name = "user") => `${name}-${crypto.randomUUID()}`;
+
+/** An HS256 token signed with the shared secret, the way a frontend's server code signs one. */
+export async function tokenFor(sub: string | undefined, { claims = {}, header = {}, secret = SECRET, expiresIn = 3600 }: { claims?: JWTPayload; header?: Record<string, unknown>; secret?: string; expiresIn?: number | null } = {}) {
+  const now = Math.floor(Date.now() / 1000);
+  let jwt = new SignJWT({ ...(sub === undefined ? {} : { sub }), iat: now, ...claims }).setProtectedHeader({ alg: "HS256", typ: "JWT", ...header });
+  if (expiresIn !== null) jwt = jwt.setExpirationTime(now + expiresIn);
+  return jwt.sign(new TextEncoder().encode(secret));
+}
+
+export interface TestApp {
+  logs: Record<string, any>[];
+  /** Resolves once after-response hooks (the request log line) of finished requests have run. */
+  settled(): Promise<void>;
+  request(method: string, path: string, options?: { token?: string; body?: unknown; headers?: Record<string, string> }): Promise<Response>;
+  /** request() with a fresh token for `user`, returning status, parsed body and headers. */
+  as(user: string, method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; headers: Headers }>;
+}
+
+/** The real app on the run's database, its log lines captured as parsed JSON. */
+export async function buildApp({ database, verifier, corsOrigins = [] }: { database?: Database; verifier?: TokenVerifier | ((logger: Logger) => TokenVerifier); corsOrigins?: string[] } = {}): Promise<TestApp> {
+  const logs: Record<string, any>[] = [];
+  const logger = createLogger({ level: "debug" }, (line) => logs.push(JSON.parse(line)));
+  const app = createApp({
+    config: { corsOrigins },
+    database: database ?? (await testDatabase()),
+    verifier: typeof verifier === "function" ? verifier(logger) : verifier ?? hs256Verifier(SECRET, {}),
+    logger,
+  });
+  const request: TestApp["request"] = (method, path, { token, body, headers = {} } = {}) =>
+    app.handle(new Request(`http://localhost${path}`, {
+      method,
+      headers: {
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+        ...(body !== undefined ? { "content-type": "application/json" } : {}),
+        ...headers,
+      },
+      body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+    }));
+  return {
+    logs,
+    settled: () => Bun.sleep(10),
+    request,
+    async as(user, method, path, body, headers) {
+      const res = await request(method, path, { token: await tokenFor(user), body, headers });
+      const text = await res.text();
+      return { status: res.status, body: text ? JSON.parse(text) : undefined, headers: res.headers };
+    },
+  };
+}
+
+/** One request with a fresh token for `user`, timed; its token and answer are kept for the leak checks. */
+export async function timedCall(api: TestApp, kept: { tokens: string[]; answers: string[] }, user: string, method: string, path: string, body?: unknown) {
+  const token = await tokenFor(user);
+  kept.tokens.push(token);
+  const started = performance.now();
+  const res = await api.request(method, path, { token, body });
+  const text = await res.text();
+  kept.answers.push(text);
+  return { status: res.status, body: text ? JSON.parse(text) : undefined, headers: res.headers, ms: performance.now() - started };
+}
