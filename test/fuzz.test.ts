@@ -21,10 +21,12 @@ const query = fc.dictionary(
   fc.oneof(fc.string({ maxLength: 20 }), oddNumbers, fc.constantFrom("pending", "completed", "created_at", "-title", "updated_at", "500", "501")),
   { maxKeys: 4 },
 ).map((d) => new URLSearchParams(d).toString());
+// Objects that shadow what string conversion relies on: {"title": {"toString": false}} once made a 500.
+const hostile = fc.dictionary(fc.constantFrom("toString", "valueOf", "toJSON", "constructor", "__proto__", "length"), fc.jsonValue({ maxDepth: 1 }), { minKeys: 1, maxKeys: 3 });
 const taskLike = fc.record({
-  title: fc.oneof(fc.string({ maxLength: 300 }), fc.constant("x".repeat(256)), fc.constant(" \u0000 "), fc.jsonValue()),
-  description: fc.oneof(fc.constant(null), fc.string({ maxLength: 100 }), fc.jsonValue()),
-  status: fc.oneof(fc.constantFrom("pending", "in_progress", "completed", "archived"), fc.jsonValue()),
+  title: fc.oneof(fc.string({ maxLength: 300 }), fc.constant("x".repeat(256)), fc.constant(" \u0000 "), fc.jsonValue(), hostile),
+  description: fc.oneof(fc.constant(null), fc.string({ maxLength: 100 }), fc.jsonValue(), hostile),
+  status: fc.oneof(fc.constantFrom("pending", "in_progress", "completed", "archived"), fc.jsonValue(), hostile),
   user_id: fc.string({ maxLength: 10 }),
   id: fc.jsonValue(),
 }, { requiredKeys: [] });

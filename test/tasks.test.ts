@@ -54,6 +54,10 @@ describe("POST /api/tasks", () => {
     ["an unknown status", { title: "x", status: "done" }, ["body", "status"], "value_error"],
     ["a user_id field", { title: "x", user_id: "mallory" }, ["body", "user_id"], "extra_forbidden"],
     ["an id field", { title: "x", id: 7 }, ["body", "id"], "extra_forbidden"],
+    // Found by the fuzz test: values that cannot be turned into a string once broke the error message (500).
+    ["an object title whose toString is not a function", { title: { toString: false } }, ["body", "title"], "string_type"],
+    ["an object status whose valueOf is not a function", { title: "x", status: { valueOf: 1, toString: null } }, ["body", "status"], "value_error"],
+    ["an object description", { title: "x", description: { toString: false } }, ["body", "description"], "value_error"],
   ])("rejects %s with 422 naming the field", async (_, body, loc, type) => {
     const res = await api.as(newUser(), "POST", "/api/tasks", body);
     expect(res.status).toBe(422);
