@@ -1,0 +1,60 @@
+// patches/postgres@3.4.9.patch also repairs how postgres.js reconnects after its connections are killed.
+// Unpatched, under repeated pg_terminate_backend: the first query on a reconnected connection could fail
+// with the old backend's 57P01 (so a read retried once still failed), and a connection killed while a
+// write was buffered never flushed again: every later connect on it hung until CONNECT_TIMEOUT.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import postgres from "postgres";
+import { createFreshDatabase } from "./setup";
+
+const ROUNDS = 60;
+const POOL = 4;
+
+describe.skipIf(!process.env.TEST_DATABASE_URL)("postgres.js reconnecting after pg_terminate_backend", () => {
+  let fresh: Awaited<ReturnType<typeof createFreshDatabase>>;
+  beforeAll(async () => {
+    fresh = await createFreshDatabase("tasks_reconnect");
+  });
+  afterAll(() => fresh?.drop());
+
+  test(`${ROUNDS} rounds of killing the whole pool: every round serves again on its second attempt, with no stale error and no connect timeout`, async () => {
+    const application = `reconnect-${crypto.randomUUID().slice(0, 8)}`;
+    const sql = postgres(fresh.url, { max: POOL, connect_timeout: 2, backoff: () => 0, onnotice: () => {}, connection: { application_name: application } });
+    const admin = postgres(fresh.url, { max: 1, onnotice: () => {} });
+    try {
+      const firstErrors: string[] = [];
+      const slowRounds: number[] = [];
+      let killed = 0;
+      for (let round = 0; round < ROUNDS; round++) {
+        // Every connection open and idle, then killed: the next queries are written to sockets whose
+        // close has not been read yet.
+        await Promise.all(Array.from({ length: POOL }, () => sql`select pg_sleep(0.005)`.catch(() => {})));
+        const [row] = await admin<{ n: number }[]>`select count(pg_terminate_backend(pid))::int as n from pg_stat_activity where application_name = ${application}`;
+        killed += row!.n;
+        const started = performance.now();
+        const attempts: string[] = [];
+        for (;;) {
+          try {
+            await sql`select 1`;
+            break;
+          } catch (error) {
+            attempts.push((error as { code?: string }).code ?? String(error));
+            if (attempts.length > 5) break;
+            await Bun.sleep(25); // as the service does before retrying a read
+          }
+        }
+        firstErrors.push(...attempts);
+        if (attempts.length > 1 || performance.now() - started > 500) slowRounds.push(round);
+      }
+      console.log(`reconnect: ${ROUNDS} rounds, ${killed} connections killed; errors before serving again: ${JSON.stringify(countBy(firstErrors))}; rounds needing more than one retry or 500 ms: ${slowRounds.length}`);
+      // A killed connection's query fails once, as a lost connection; the next query is served.
+      expect(firstErrors.filter((code) => !["CONNECTION_CLOSED", "ECONNRESET", "EPIPE", "57P01"].includes(code))).toEqual([]);
+      expect(killed).toBeGreaterThanOrEqual(ROUNDS);
+      expect(slowRounds).toEqual([]);
+    } finally {
+      await sql.end({ timeout: 1 });
+      await admin.end({ timeout: 1 });
+    }
+  }, 60_000);
+});
+
+const countBy = (xs: string[]) => xs.reduce<Record<string, number>>((acc, x) => ((acc[x] = (acc[x] ?? 0) + 1), acc), {});
