@@ -1,7 +1,8 @@
 // patches/postgres@3.4.9.patch also repairs how postgres.js reconnects after its connections are killed.
 // Unpatched, under repeated pg_terminate_backend: the first query on a reconnected connection could fail
 // with the old backend's 57P01 (so a read retried once still failed), and a connection killed while a
-// write was buffered never flushed again: every later connect on it hung until CONNECT_TIMEOUT.
+// write was buffered never flushed again: every later connect on it hung until CONNECT_TIMEOUT; and after
+// a query had failed on a killed connection, end() waited for that settled query until its own timeout.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import postgres from "postgres";
 import { createFreshDatabase } from "./setup";
@@ -55,6 +56,27 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)("postgres.js reconnecting after 
       await admin.end({ timeout: 1 });
     }
   }, 60_000);
+
+  test("after a query failed on killed connections, end() closes the pool at once instead of waiting out its timeout", async () => {
+    const timings: number[] = [];
+    for (let round = 0; round < 3; round++) {
+      const application = `reconnect-end-${crypto.randomUUID().slice(0, 8)}`;
+      const sql = postgres(fresh.url, { max: POOL, onnotice: () => {}, connection: { application_name: application } });
+      const admin = postgres(fresh.url, { max: 1, onnotice: () => {} });
+      try {
+        await Promise.all(Array.from({ length: POOL }, () => sql`select 1`));
+        await admin`select pg_terminate_backend(pid) from pg_stat_activity where application_name = ${application}`;
+        await Promise.all(Array.from({ length: POOL }, () => sql`select 1`.catch(() => {})));
+      } finally {
+        await admin.end({ timeout: 1 });
+      }
+      const started = performance.now();
+      await sql.end({ timeout: 5 });
+      timings.push(Math.round(performance.now() - started));
+    }
+    console.log(`end() after killed connections: ${timings.join(", ")} ms`);
+    expect(Math.max(...timings)).toBeLessThan(1000);
+  }, 30_000);
 });
 
 const countBy = (xs: string[]) => xs.reduce<Record<string, number>>((acc, x) => ((acc[x] = (acc[x] ?? 0) + 1), acc), {});
