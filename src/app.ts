@@ -5,11 +5,12 @@ import type { TokenVerifier } from "./auth/verifier";
 import type { Config } from "./config";
 import type { Database } from "./db/client";
 import { AuthError, errorResponse, HttpError } from "./errors";
+import { createLimits } from "./limits/plugin";
 import type { Logger } from "./logger";
 import { taskRoutes } from "./tasks/routes";
 
 export interface AppDeps {
-  config: Pick<Config, "corsOrigins">;
+  config: Pick<Config, "corsOrigins" | "fairShare">;
   database: Database;
   verifier: TokenVerifier;
   logger: Logger;
@@ -82,7 +83,7 @@ export function createApp({ config, database, verifier, logger }: AppDeps) {
       });
     })
     .use(config.corsOrigins.length > 0
-      ? cors({ origin: config.corsOrigins.includes("*") ? true : config.corsOrigins, exposeHeaders: ["X-Total-Count", "Location", "ETag", "X-Request-Id"], allowedHeaders: ["Authorization", "Content-Type", "If-Match", "X-Request-Id"], maxAge: 600 })
+      ? cors({ origin: config.corsOrigins.includes("*") ? true : config.corsOrigins, exposeHeaders: ["X-Total-Count", "Location", "ETag", "X-Request-Id", "Link", "Retry-After", "RateLimit", "RateLimit-Policy"], allowedHeaders: ["Authorization", "Content-Type", "If-Match", "X-Request-Id"], maxAge: 600 })
       : new Elysia({ name: "no-cors" }))
     .use(openapi({
       path: "/docs",
@@ -112,7 +113,7 @@ export function createApp({ config, database, verifier, logger }: AppDeps) {
       },
       detail: { summary: "Readiness: the database answers", tags: ["health"] },
     })
-    .use(taskRoutes({ db: database.db, guard: database.guard, verifier }));
+    .use(taskRoutes({ db: database.db, guard: database.guard, verifier, limits: createLimits(config.fairShare), maxTasksPerUser: config.fairShare.maxTasksPerUser }));
 }
 
 export type App = ReturnType<typeof createApp>;

@@ -24,6 +24,19 @@ export const DEFAULT_DATABASE_LIMITS: DatabaseLimits = Object.freeze({
   connectTimeoutMs: 1000, statementTimeoutMs: 5000, queueTimeoutMs: 2000, startupTimeoutMs: 30_000, pipeline: 10,
 });
 
+/** Fair share between users (see src/limits and the quota in the tasks repository); 0 turns a limit off. */
+export interface FairShareConfig {
+  rateLimitPerMinute: number;
+  rateLimitBurst: number;
+  userConcurrency: number;
+  userQueueTimeoutMs: number;
+  maxTasksPerUser: number;
+}
+
+export const DEFAULT_FAIR_SHARE: FairShareConfig = Object.freeze({
+  rateLimitPerMinute: 600, rateLimitBurst: 100, userConcurrency: 4, userQueueTimeoutMs: 2000, maxTasksPerUser: 10_000,
+});
+
 export interface AuthConfig {
   secret: string | undefined;
   /** true when no secret was configured and a throwaway one was generated (development only) */
@@ -46,6 +59,7 @@ export interface Config {
   workers: number;
   database: DatabaseConfig;
   databaseLimits: DatabaseLimits;
+  fairShare: FairShareConfig;
   auth: AuthConfig;
 }
 
@@ -112,6 +126,15 @@ export function loadConfig(env: Env): Config {
     queueTimeoutMs: integer("DB_QUEUE_TIMEOUT_MS", d.queueTimeoutMs, 0, 600_000),
     startupTimeoutMs: integer("DB_STARTUP_TIMEOUT_MS", d.startupTimeoutMs, 0, 3_600_000),
     pipeline: integer("DB_PIPELINE", d.pipeline, 1, 100),
+  });
+
+  const f = DEFAULT_FAIR_SHARE;
+  const fairShare: FairShareConfig = Object.freeze({
+    rateLimitPerMinute: integer("RATE_LIMIT_PER_MINUTE", f.rateLimitPerMinute, 0, 6_000_000),
+    rateLimitBurst: integer("RATE_LIMIT_BURST", f.rateLimitBurst, 0, 1_000_000),
+    userConcurrency: integer("USER_CONCURRENCY", f.userConcurrency, 0, 10_000),
+    userQueueTimeoutMs: integer("USER_QUEUE_TIMEOUT_MS", f.userQueueTimeoutMs, 0, 600_000),
+    maxTasksPerUser: integer("MAX_TASKS_PER_USER", f.maxTasksPerUser, 0, 1_000_000_000),
   });
 
   const corsOrigins = (get("CORS_ORIGINS") ?? "").split(",").map((o) => o.trim()).filter(Boolean);
@@ -184,6 +207,7 @@ export function loadConfig(env: Env): Config {
     workers,
     database,
     databaseLimits,
+    fairShare,
     auth,
   });
 }

@@ -22,6 +22,7 @@ describe("configuration", () => {
     expect(config).toMatchObject({ port: 8000, host: "0.0.0.0", logLevel: "info", migrateOnStart: true, corsOrigins: [] });
     expect(config.database).toEqual({ kind: "pglite", dataDir: ".data/pglite", poolMax: 10 });
     expect(config.databaseLimits).toEqual({ connectTimeoutMs: 1000, statementTimeoutMs: 5000, queueTimeoutMs: 2000, startupTimeoutMs: 30_000, pipeline: 10 });
+    expect(config.fairShare).toEqual({ rateLimitPerMinute: 600, rateLimitBurst: 100, userConcurrency: 4, userQueueTimeoutMs: 2000, maxTasksPerUser: 10_000 });
     expect(Object.isFrozen(config)).toBe(true);
   });
 
@@ -31,6 +32,7 @@ describe("configuration", () => {
     ["BETTER_AUTH_URL", "ftp://auth"], ["JWKS_URL", "nope"], ["CORS_ORIGINS", "app.example.com"],
     ["LOG_FORMAT", "xml"], ["DB_PREPARE", "sometimes"], ["DB_CONNECT_TIMEOUT_MS", "soon"], ["DB_CONNECT_TIMEOUT_MS", "0"],
     ["DB_STATEMENT_TIMEOUT_MS", "-1"], ["DB_QUEUE_TIMEOUT_MS", "1.5"], ["DB_STARTUP_TIMEOUT_MS", "forever"], ["DB_PIPELINE", "101"],
+    ["RATE_LIMIT_PER_MINUTE", "-1"], ["RATE_LIMIT_BURST", "lots"], ["USER_CONCURRENCY", "1.5"], ["USER_QUEUE_TIMEOUT_MS", "soon"], ["MAX_TASKS_PER_USER", "ten"],
   ])("a bad %s (%s) is reported by name", (name, value) => {
     const problems = problemsOf({ BETTER_AUTH_SECRET: SECRET, [name]: value });
     expect(problems.length).toBe(1);

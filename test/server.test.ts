@@ -12,7 +12,8 @@ let env: Record<string, string>;
 let cleanup: () => Promise<void>;
 
 beforeAll(async () => {
-  const base = { PATH: process.env.PATH!, HOME: process.env.HOME ?? "/tmp", BETTER_AUTH_SECRET: SECRET, PORT: "0", HOST: "127.0.0.1" };
+  // One user's load from many connections: the fair-share limits (tested on their own) are off.
+  const base = { PATH: process.env.PATH!, HOME: process.env.HOME ?? "/tmp", BETTER_AUTH_SECRET: SECRET, PORT: "0", HOST: "127.0.0.1", RATE_LIMIT_PER_MINUTE: "0", USER_CONCURRENCY: "0" };
   if (process.env.TEST_DATABASE_URL) {
     const fresh = await createFreshDatabase("tasks_server");
     env = { ...base, DATABASE_URL: fresh.url };

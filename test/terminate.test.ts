@@ -19,7 +19,7 @@ describe.skipIf(!clusterAvailable)("connections killed while serving", () => {
   });
 
   test("with every connection killed by pg_terminate_backend under load, nothing answers 500, the process keeps running, and it serves again within 5 s", async () => {
-    server = await startServer({ ...baseEnv(), BETTER_AUTH_SECRET: SECRET, DATABASE_URL: cluster.url, DB_POOL_MAX: "4" });
+    server = await startServer({ ...baseEnv(), BETTER_AUTH_SECRET: SECRET, DATABASE_URL: cluster.url, DB_POOL_MAX: "4", RATE_LIMIT_PER_MINUTE: "0", USER_CONCURRENCY: "0" });
     const token = await tokenFor(`killed-${crypto.randomUUID()}`);
     const answers: string[] = [];
     const call = async (method: string, path: string, body?: unknown) => {

@@ -1,5 +1,6 @@
 import { Elysia, t } from "elysia";
 import { authPlugin } from "../auth/plugin";
+import { fairShare, type Limits } from "../limits/plugin";
 import type { TokenVerifier } from "../auth/verifier";
 import type { DbGuard } from "../db/admission";
 import type { Db } from "../db/client";
@@ -7,12 +8,12 @@ import { ErrorBody, etagOf, parseIfMatch, Task, TaskCreate, TaskIdParams, TaskLi
 import { createTask, deleteTask, getTask, listTasks, updateTask } from "./service";
 
 // Statuses any authenticated route can answer, so each operation in the OpenAPI document is complete.
-const common = { 401: ErrorBody, 422: ValidationErrorBody, 500: ErrorBody, 503: ErrorBody };
+const common = { 401: ErrorBody, 422: ValidationErrorBody, 429: ErrorBody, 500: ErrorBody, 503: ErrorBody };
 const withTask = { ...common, 404: ErrorBody };
 const IfMatch = t.Object({ "if-match": t.Optional(t.String({ description: "ETag from a previous response; the write happens only if it still matches" })) });
 const detail = (summary: string) => ({ summary, tags: ["tasks"], security: [{ bearerAuth: [] }] });
 
-export function taskRoutes({ db, guard, verifier }: { db: Db; guard: DbGuard; verifier: TokenVerifier }) {
+export function taskRoutes({ db, guard, verifier, limits, maxTasksPerUser }: { db: Db; guard: DbGuard; verifier: TokenVerifier; limits: Limits; maxTasksPerUser: number }) {
   // PUT and PATCH share one implementation (the contract makes them the same partial update).
   const update = async (userId: string, rawId: string, body: TaskUpdateInput, ifMatch: string | undefined, set: { headers: Record<string, unknown> }) => {
     const id = Number(rawId);
@@ -27,6 +28,7 @@ export function taskRoutes({ db, guard, verifier }: { db: Db; guard: DbGuard; ve
 
   return new Elysia({ prefix: "/api/tasks", normalize: false, encodeSchema: false })
     .use(authPlugin(verifier))
+    .use(fairShare(limits))
     .post("/", async ({ userId, body, set, status }) => {
       const row = await guard.write(() => createTask(db, userId, body));
       set.headers.location = `/api/tasks/${row.id}`;

@@ -1,5 +1,6 @@
 import { SignJWT, type JWTPayload } from "jose";
 import { createApp } from "../../src/app";
+import { DEFAULT_FAIR_SHARE, type FairShareConfig } from "../../src/config";
 import { hs256Verifier, type TokenVerifier } from "../../src/auth/verifier";
 import type { Database } from "../../src/db/client";
 import { createLogger, type Logger } from "../../src/logger";
@@ -28,11 +29,11 @@ export interface TestApp {
 }
 
 /** The real app on the run's database, its log lines captured as parsed JSON. */
-export async function buildApp({ database, verifier, corsOrigins = [] }: { database?: Database; verifier?: TokenVerifier | ((logger: Logger) => TokenVerifier); corsOrigins?: string[] } = {}): Promise<TestApp> {
+export async function buildApp({ database, verifier, corsOrigins = [], fairShare = {} }: { database?: Database; verifier?: TokenVerifier | ((logger: Logger) => TokenVerifier); corsOrigins?: string[]; fairShare?: Partial<FairShareConfig> } = {}): Promise<TestApp> {
   const logs: Record<string, any>[] = [];
   const logger = createLogger({ level: "debug" }, (line) => logs.push(JSON.parse(line)));
   const app = createApp({
-    config: { corsOrigins },
+    config: { corsOrigins, fairShare: { ...DEFAULT_FAIR_SHARE, ...fairShare } },
     database: database ?? (await testDatabase()),
     verifier: typeof verifier === "function" ? verifier(logger) : verifier ?? hs256Verifier(SECRET, {}),
     logger,

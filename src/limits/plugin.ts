@@ -1,0 +1,52 @@
+import { Elysia } from "elysia";
+import type { FairShareConfig } from "../config";
+import { HttpError } from "../errors";
+import { RateLimiter } from "./rate-limit";
+import { QueueTimeoutError, UserQueue } from "./user-queue";
+
+export interface Limits {
+  rate: RateLimiter | undefined;
+  queue: UserQueue | undefined;
+}
+
+export function createLimits(config: FairShareConfig): Limits {
+  const on = config.rateLimitPerMinute > 0 && config.rateLimitBurst > 0;
+  return {
+    rate: on ? new RateLimiter({ perMinute: config.rateLimitPerMinute, burst: config.rateLimitBurst }) : undefined,
+    queue: config.userConcurrency > 0 ? new UserQueue(config.userConcurrency, config.userQueueTimeoutMs) : undefined,
+  };
+}
+
+export const tooManyRequests = (headers: Record<string, string>) => new HttpError(429, "Too many requests", headers);
+
+/**
+ * Rate limit, then the per-user queue, for every route registered after it; it must come right after
+ * the auth plugin, whose `userId` it reads. The slot is held until the answer has been sent, errors
+ * included, so a user's slow answers count against that user only.
+ */
+export function fairShare(limits: Limits) {
+  const held = new WeakMap<Request, () => void>();
+  return new Elysia({ name: "fair-share", seed: limits })
+    .derive({ as: "scoped" }, async (context) => {
+      const { userId } = context as { userId?: string };
+      if (userId === undefined) return {};
+      if (limits.rate) {
+        const decision = limits.rate.take(userId);
+        Object.assign(context.set.headers, decision.headers);
+        if (!decision.allowed) throw tooManyRequests({ "retry-after": decision.headers["retry-after"]! });
+      }
+      if (limits.queue) {
+        try {
+          held.set(context.request, await limits.queue.acquire(userId));
+        } catch (error) {
+          if (error instanceof QueueTimeoutError) throw tooManyRequests({ "retry-after": "1" });
+          throw error;
+        }
+      }
+      return {};
+    })
+    .onAfterResponse({ as: "scoped" }, ({ request }) => {
+      held.get(request)?.();
+      held.delete(request);
+    });
+}
