@@ -100,7 +100,7 @@ export function createApp({ config, database, verifier, logger }: AppDeps) {
     })
     .get("/health/ready", async ({ status }) => {
       try {
-        await database.guard.read(() => database.ping());
+        await database.ping();
         return { status: "ok" as const, database: "ok" as const };
       } catch (error) {
         logger.error("readiness check failed", { error: (error as Error)?.message });
@@ -113,7 +113,7 @@ export function createApp({ config, database, verifier, logger }: AppDeps) {
       },
       detail: { summary: "Readiness: the database answers", tags: ["health"] },
     })
-    .use(taskRoutes({ db: database.db, guard: database.guard, verifier, limits: createLimits(config.fairShare), maxTasksPerUser: config.fairShare.maxTasksPerUser }));
+    .use(taskRoutes({ database, verifier, limits: createLimits(config.fairShare), maxTasksPerUser: config.fairShare.maxTasksPerUser }));
 }
 
 export type App = ReturnType<typeof createApp>;

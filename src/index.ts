@@ -6,7 +6,6 @@ import { parseTtl, signDevToken } from "./auth/token";
 import { verifierFromConfig } from "./auth/from-config";
 import { ConfigError, loadConfig, type Config } from "./config";
 import { openDatabase } from "./db/client";
-import { migrate } from "./db/migrate";
 import { waitForDatabase } from "./db/startup";
 import { isDatabaseUnavailable } from "./errors";
 import { createLogger } from "./logger";
@@ -34,7 +33,7 @@ async function serve(config: Config, { worker = false } = {}) {
   const database = await openDatabase(config.database, config.databaseLimits).catch((error) => fail(`cannot open the database: ${error?.message ?? error}`));
   await waitForDatabase(database, { timeoutMs: config.databaseLimits.startupTimeoutMs, logger }).catch((error) => fail(error?.message ?? String(error)));
   if (config.migrateOnStart && !worker) {
-    const applied = await migrate(database.db).catch((error) => fail(`migrations failed: ${error?.message ?? error}`));
+    const applied = await database.migrate().catch((error) => fail(`migrations failed: ${error?.message ?? error}`));
     logger.info("migrations applied", { applied });
   }
   if (config.auth.secretGenerated && config.auth.secret && !worker) {
@@ -104,7 +103,7 @@ async function serve(config: Config, { worker = false } = {}) {
 
 async function migrateCommand(config: Config) {
   const database = await openDatabase(config.database).catch((error) => fail(`cannot open the database: ${error?.message ?? error}`));
-  const applied = await migrate(database.db).catch((error) => fail(`migrations failed: ${error?.message ?? error}`));
+  const applied = await database.migrate().catch((error) => fail(`migrations failed: ${error?.message ?? error}`));
   await database.close();
   process.stdout.write(`migrations: ${applied} applied\n`);
 }

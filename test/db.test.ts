@@ -1,8 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { sql } from "drizzle-orm";
 import { loadConfig } from "../src/config";
-import { openDatabase, type Db } from "../src/db/client";
-import { migrate } from "../src/db/migrate";
+import { openDatabase, type Database } from "../src/db/client";
 import { tasks } from "../src/db/schema";
 import { createFreshDatabase, testDatabase } from "./setup";
 import { buildApp, newUser, SECRET } from "./support/app";
@@ -10,26 +9,25 @@ import { buildApp, newUser, SECRET } from "./support/app";
 const withoutPostgres = !process.env.TEST_DATABASE_URL;
 const rowsOf = (result: any): any[] => (Array.isArray(result) ? result : result.rows);
 
-async function plan(db: Db, query: ReturnType<typeof sql>) {
+async function plan(database: Database, query: ReturnType<typeof sql>) {
   // Forbid the alternatives so the plan shows whether an index can deliver the order by itself.
-  return db.transaction(async (tx) => {
+  return database.read((db) => db.transaction(async (tx) => {
     await tx.execute(sql`set local enable_seqscan = off`);
     await tx.execute(sql`set local enable_sort = off`);
     return rowsOf(await tx.execute(sql`explain ${query}`)).map((r) => r["QUERY PLAN"]).join("\n");
-  });
+  }));
 }
 
 describe("schema", () => {
   test("the database itself refuses a status outside the three values", async () => {
-    const { db } = await testDatabase();
-    const error: any = await db.insert(tasks).values({ title: "x", userId: newUser(), status: "archived" as any }).then(() => undefined, (e: unknown) => e);
+    const database = await testDatabase();
+    const error: any = await database.write((db) => db.insert(tasks).values({ title: "x", userId: newUser(), status: "archived" as any })).then(() => undefined, (e: unknown) => e);
     const code = error?.code ?? error?.cause?.code;
     expect(code).toBe("23514");
   });
 
   test("title is varchar(255) and user_id varchar(255) in the database", async () => {
-    const { db } = await testDatabase();
-    const columns = rowsOf(await db.execute(sql`select column_name, data_type, character_maximum_length, is_nullable from information_schema.columns where table_name = 'tasks' order by column_name`));
+    const columns = rowsOf(await (await testDatabase()).read((db) => db.execute(sql`select column_name, data_type, character_maximum_length, is_nullable from information_schema.columns where table_name = 'tasks' order by column_name`)));
     const byName = Object.fromEntries(columns.map((c) => [c.column_name, c]));
     expect(byName.title).toMatchObject({ data_type: "character varying", character_maximum_length: 255, is_nullable: "NO" });
     expect(byName.user_id).toMatchObject({ data_type: "character varying", character_maximum_length: 255, is_nullable: "NO" });
@@ -39,7 +37,7 @@ describe("schema", () => {
   });
 
   test("a user's tasks newest first, with or without a status filter, come from an index without a sort", async () => {
-    const { db } = await testDatabase();
+    const db = await testDatabase();
     const user = newUser();
     const all = await plan(db, sql`select *, count(*) over () from tasks where user_id = ${user} order by created_at desc, id desc limit 20`);
     expect(all).toContain("tasks_user_created_idx");
@@ -55,17 +53,16 @@ describe("schema", () => {
 
 describe("migrations", () => {
   test("running them again applies nothing", async () => {
-    const { db } = await testDatabase();
-    expect(await migrate(db)).toBe(0);
+    expect(await (await testDatabase()).migrate()).toBe(0);
   });
 
   test.skipIf(withoutPostgres)("replicas migrating one fresh database at once apply each migration exactly once", async () => {
     const fresh = await createFreshDatabase("tasks_migrate");
     const replicas = await Promise.all([1, 2, 3].map(() => openDatabase({ kind: "postgres", url: fresh.url, poolMax: 2, prepare: true, ssl: undefined })));
     try {
-      const applied = await Promise.all(replicas.map((r) => migrate(r.db)));
+      const applied = await Promise.all(replicas.map((r) => r.migrate()));
       expect(applied.reduce((a, b) => a + b, 0)).toBe(1);
-      const journal = rowsOf(await replicas[0]!.db.execute(sql`select count(*)::int as n from drizzle.__drizzle_migrations`));
+      const journal = rowsOf(await replicas[0]!.read((db) => db.execute(sql`select count(*)::int as n from drizzle.__drizzle_migrations`)));
       expect(journal[0].n).toBe(1);
     } finally {
       await Promise.all(replicas.map((r) => r.close()));
@@ -92,7 +89,7 @@ describe.skipIf(withoutPostgres)("Neon-style connection URLs against the real se
     const fresh = await createFreshDatabase("tasks_noprepare");
     const database = await openDatabase({ kind: "postgres", url: fresh.url, poolMax: 2, prepare: false, ssl: undefined });
     try {
-      await migrate(database.db);
+      await database.migrate();
       const api = await buildApp({ database });
       const user = newUser();
       const created = await api.as(user, "POST", "/api/tasks", { title: "unprepared" });

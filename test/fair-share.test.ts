@@ -96,7 +96,7 @@ function slowPool(permits: number, holdMs: number) {
       else free++;
     }
   };
-  const database: Database = { ...shared, guard: { read: admitted, write: admitted } };
+  const database: Database = { ...shared, read: (work) => admitted(() => shared.read(work)), write: (work) => admitted(() => shared.write(work)) };
   return { database, stats };
 }
 

@@ -4,8 +4,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { sql } from "drizzle-orm";
 import postgres from "postgres";
 import { loadConfig } from "../src/config";
-import { openDatabase, type Database } from "../src/db/client";
-import { migrate } from "../src/db/migrate";
+import { openDatabase, type Database, type Db } from "../src/db/client";
 import { clusterAvailable, startTempCluster, type TempCluster } from "./support/cluster";
 import { expectNoLeaks } from "./support/hygiene";
 import { lockRow, waitingOnLocks } from "./support/locks";
@@ -34,7 +33,7 @@ describe.skipIf(!clusterAvailable)("database outages while serving", () => {
     cluster = startTempCluster();
     const config = loadConfig({ BETTER_AUTH_SECRET: SECRET, DATABASE_URL: cluster.url, DB_POOL_MAX: "4" });
     database = await openDatabase(config.database, config.databaseLimits);
-    await migrate(database.db);
+    await database.migrate();
     api = await buildApp({ database });
   }, 60_000);
 
@@ -95,17 +94,17 @@ describe.skipIf(!clusterAvailable)("database outages while serving", () => {
 
   test("a read whose connection is killed under it is run once more on a fresh connection; a write is run only once", async () => {
     const attempts = { read: 0, write: 0 };
-    const killOwnConnectionOnce = (counter: "read" | "write") => async () => {
+    const killOwnConnectionOnce = (counter: "read" | "write") => async (db: Db) => {
       attempts[counter]++;
-      if (attempts[counter] === 1) await database.db.execute(sql`select pg_terminate_backend(pg_backend_pid())`);
-      return database.db.execute(sql`select 1 as ok`);
+      if (attempts[counter] === 1) await db.execute(sql`select pg_terminate_backend(pg_backend_pid())`);
+      return db.execute(sql`select 1 as ok`);
     };
     // The retry gets a fresh connection (before the postgres.js patch it could meet the old backend's
     // 57P01 or a reconnect that hung until the connect timeout).
-    const read = (await database.guard.read(killOwnConnectionOnce("read"))) as unknown as Iterable<unknown>;
+    const read = (await database.read(killOwnConnectionOnce("read"))) as unknown as Iterable<unknown>;
     expect([...read]).toEqual([{ ok: 1 }]);
     expect(attempts.read).toBe(2);
-    const write = await database.guard.write(killOwnConnectionOnce("write")).then(() => "done", (e) => e);
+    const write = await database.write(killOwnConnectionOnce("write")).then(() => "done", (e: unknown) => e);
     expect(write).not.toBe("done");
     expect(attempts.write).toBe(1);
   }, 30_000);
@@ -128,7 +127,7 @@ describe.skipIf(!clusterAvailable)("database outages while serving", () => {
     let pid: number | undefined;
     try {
       expect((await get()).status).toBe(200);
-      const rows: any = await frozenDb.db.execute(sql`select pg_backend_pid() as pid`);
+      const rows: any = await frozenDb.read((db) => db.execute(sql`select pg_backend_pid() as pid`));
       pid = Number((Array.isArray(rows) ? rows : rows.rows)[0].pid);
       process.kill(pid, "SIGSTOP");
       const frozen = await get();

@@ -4,7 +4,6 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import postgres from "postgres";
 import { loadConfig } from "../src/config";
 import { openDatabase, type Database } from "../src/db/client";
-import { migrate } from "../src/db/migrate";
 import { clusterAvailable, startTempCluster, type TempCluster } from "./support/cluster";
 import { expectNoLeaks } from "./support/hygiene";
 import { lockRow, waitingOnLocks } from "./support/locks";
@@ -19,7 +18,7 @@ const tokens: string[] = [];
 async function appWith(env: Record<string, string>) {
   const config = loadConfig({ BETTER_AUTH_SECRET: SECRET, DATABASE_URL: cluster.url, ...env });
   const database = await openDatabase(config.database, config.databaseLimits);
-  await migrate(database.db);
+  await database.migrate();
   const api = await buildApp({ database });
   opened.push({ database, api });
   const call = (user: string, method: string, path: string, body?: unknown) => timedCall(api, { tokens, answers }, user, method, path, body);

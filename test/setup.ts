@@ -2,7 +2,6 @@
 import { afterAll } from "bun:test";
 import postgres from "postgres";
 import { openDatabase, type Database } from "../src/db/client";
-import { migrate } from "../src/db/migrate";
 
 const adminUrl = process.env.TEST_DATABASE_URL;
 let database: Promise<Database> | undefined;
@@ -32,13 +31,13 @@ export function testDatabase(): Promise<Database> {
   database ??= (async () => {
     if (!adminUrl) {
       const db = await openDatabase({ kind: "pglite", dataDir: undefined, poolMax: 1 });
-      await migrate(db.db);
+      await db.migrate();
       return db;
     }
     const fresh = await createFreshDatabase();
     dropDatabase = fresh.drop;
     const db = await openDatabase({ kind: "postgres", url: fresh.url, poolMax: 10, prepare: true, ssl: undefined });
-    await migrate(db.db);
+    await db.migrate();
     return db;
   })();
   return database;

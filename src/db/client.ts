@@ -4,18 +4,38 @@ import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import postgres from "postgres";
 import { DEFAULT_DATABASE_LIMITS, type DatabaseConfig, type DatabaseLimits } from "../config";
 import { createGuard, type DbGuard } from "./admission";
+import { migrate } from "./migrate";
 import * as schema from "./schema";
 
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
 
+/**
+ * The only way the rest of the code reaches the database. `Db` handed to the work is the same object for
+ * the life of the process, so statements can be prepared once against it.
+ */
 export interface Database {
-  db: Db;
   kind: DatabaseConfig["kind"];
-  /** Admission in front of the pool: every request's database work goes through `read` or `write`. */
-  guard: DbGuard;
-  /** Round trip to the server; throws when it is unreachable. */
+  /** Read work, admitted by the guard, under the deadline; retried once on a lost connection. */
+  read<T>(work: (db: Db) => Promise<T>): Promise<T>;
+  /** Write work (may use db.transaction), admitted, under the deadline; never retried. */
+  write<T>(work: (db: Db) => Promise<T>): Promise<T>;
+  /** Admitted round trip to the server; throws when it is unreachable (startup, readiness). */
   ping(): Promise<void>;
+  /** Applies pending migrations (outside the guard: it may wait for another replica's lock); returns how many ran. */
+  migrate(): Promise<number>;
   close(): Promise<void>;
+}
+
+// `ping` goes to the driver itself: drizzle would wrap its error as "Failed query: select 1".
+function guarded(kind: DatabaseConfig["kind"], db: Db, guard: DbGuard, ping: () => Promise<unknown>, close: () => Promise<void>): Database {
+  return {
+    kind,
+    read: (work) => guard.read(() => work(db)),
+    write: (work) => guard.write(() => work(db)),
+    ping: () => guard.read(async () => void (await ping())),
+    migrate: () => migrate(db),
+    close,
+  };
 }
 
 // libpq options that Neon's console puts in its URLs. postgres.js would forward any URL parameter it
@@ -80,13 +100,7 @@ export async function openDatabase(config: DatabaseConfig, limits: DatabaseLimit
     // the throughput (issue 6: GET 23.4k -> 16.7k req/s), so DB_PIPELINE queries per connection get in.
     const guard = createGuard({ permits: config.poolMax * limits.pipeline, queueTimeoutMs: limits.queueTimeoutMs, deadlineMs, onStuck: replacePool });
     const db = drizzlePostgres(current as unknown as postgres.Sql, { schema }) as unknown as Db;
-    return {
-      db,
-      kind: "postgres",
-      guard,
-      ping: async () => void (await client`select 1`),
-      close: () => client.end({ timeout: 5 }),
-    };
+    return guarded("postgres", db, guard, () => client`select 1`, () => client.end({ timeout: 5 }));
   }
   const guard = createGuard({ permits: config.poolMax, queueTimeoutMs: limits.queueTimeoutMs });
   // Loaded only when used, so a production build never touches PGlite's WebAssembly files.
@@ -96,11 +110,5 @@ export async function openDatabase(config: DatabaseConfig, limits: DatabaseLimit
   const client = config.dataDir ? new PGlite(config.dataDir) : new PGlite();
   await client.waitReady;
   const db = drizzlePglite(client, { schema }) as unknown as Db;
-  return {
-    db,
-    kind: "pglite",
-    guard,
-    ping: async () => void (await db.execute(sql`select 1`)),
-    close: () => client.close(),
-  };
+  return guarded("pglite", db, guard, () => client.query("select 1"), () => client.close());
 }
