@@ -4,6 +4,6 @@ import { defineConfig } from "drizzle-kit";
 // migrator (src/db/migrate.ts), so no database URL is read here.
 export default defineConfig({
   dialect: "postgresql",
-  schema: "./src/db/schema.ts",
+  schema: ["./src/db/schema.ts", "./src/idempotency/schema.ts"],
   out: "./drizzle",
 });

@@ -5,12 +5,13 @@ import type { TokenVerifier } from "./auth/verifier";
 import type { Config } from "./config";
 import type { Database } from "./db/client";
 import { AuthError, errorResponse, HttpError } from "./errors";
+import { idempotentWrites } from "./idempotency/writes";
 import { createLimits } from "./limits/plugin";
 import type { Logger } from "./logger";
 import { taskRoutes } from "./tasks/routes";
 
 export interface AppDeps {
-  config: Pick<Config, "corsOrigins" | "fairShare">;
+  config: Pick<Config, "corsOrigins" | "fairShare"> & Partial<Pick<Config, "idempotencyKeyTtlHours">>;
   database: Database;
   verifier: TokenVerifier;
   logger: Logger;
@@ -83,7 +84,7 @@ export function createApp({ config, database, verifier, logger }: AppDeps) {
       });
     })
     .use(config.corsOrigins.length > 0
-      ? cors({ origin: config.corsOrigins.includes("*") ? true : config.corsOrigins, exposeHeaders: ["X-Total-Count", "Location", "ETag", "X-Request-Id", "Link", "Retry-After", "RateLimit", "RateLimit-Policy"], allowedHeaders: ["Authorization", "Content-Type", "If-Match", "X-Request-Id"], maxAge: 600 })
+      ? cors({ origin: config.corsOrigins.includes("*") ? true : config.corsOrigins, exposeHeaders: ["X-Total-Count", "Location", "ETag", "X-Request-Id", "Link", "Retry-After", "RateLimit", "RateLimit-Policy", "Idempotent-Replayed"], allowedHeaders: ["Authorization", "Content-Type", "If-Match", "X-Request-Id", "Idempotency-Key"], maxAge: 600 })
       : new Elysia({ name: "no-cors" }))
     .use(openapi({
       path: "/docs",
@@ -113,7 +114,10 @@ export function createApp({ config, database, verifier, logger }: AppDeps) {
       },
       detail: { summary: "Readiness: the database answers", tags: ["health"] },
     })
-    .use(taskRoutes({ database, verifier, limits: createLimits(config.fairShare), maxTasksPerUser: config.fairShare.maxTasksPerUser }));
+    .use(taskRoutes({
+      database, verifier, limits: createLimits(config.fairShare), maxTasksPerUser: config.fairShare.maxTasksPerUser,
+      writes: idempotentWrites({ database, ttlHours: config.idempotencyKeyTtlHours ?? 24, logger }),
+    }));
 }
 
 export type App = ReturnType<typeof createApp>;

@@ -60,6 +60,8 @@ export interface Config {
   database: DatabaseConfig;
   databaseLimits: DatabaseLimits;
   fairShare: FairShareConfig;
+  /** How long the answer to a write with an Idempotency-Key is kept for replays (at least 24 h). */
+  idempotencyKeyTtlHours: number;
   auth: AuthConfig;
 }
 
@@ -115,6 +117,7 @@ export function loadConfig(env: Env): Config {
   const port = integer("PORT", 8000, 0, 65535);
   const poolMax = integer("DB_POOL_MAX", 10, 1, 1000);
   const workers = integer("WORKERS", 1, 1, 64);
+  const idempotencyKeyTtlHours = integer("IDEMPOTENCY_KEY_TTL_HOURS", 24, 24, 8760);
   const logLevel = oneOf("LOG_LEVEL", LOG_LEVELS, "info");
   const logFormat = oneOf("LOG_FORMAT", ["json", "pretty"] as const, "json");
   const migrateOnStart = oneOf("MIGRATE_ON_START", ["true", "false", "1", "0"] as const, "true");
@@ -208,6 +211,7 @@ export function loadConfig(env: Env): Config {
     database,
     databaseLimits,
     fairShare,
+    idempotencyKeyTtlHours,
     auth,
   });
 }

@@ -29,11 +29,11 @@ export interface TestApp {
 }
 
 /** The real app on the run's database, its log lines captured as parsed JSON. */
-export async function buildApp({ database, verifier, corsOrigins = [], fairShare = {} }: { database?: Database; verifier?: TokenVerifier | ((logger: Logger) => TokenVerifier); corsOrigins?: string[]; fairShare?: Partial<FairShareConfig> } = {}): Promise<TestApp> {
+export async function buildApp({ database, verifier, corsOrigins = [], fairShare = {}, idempotencyKeyTtlHours }: { database?: Database; verifier?: TokenVerifier | ((logger: Logger) => TokenVerifier); corsOrigins?: string[]; fairShare?: Partial<FairShareConfig>; idempotencyKeyTtlHours?: number } = {}): Promise<TestApp> {
   const logs: Record<string, any>[] = [];
   const logger = createLogger({ level: "debug" }, (line) => logs.push(JSON.parse(line)));
   const app = createApp({
-    config: { corsOrigins, fairShare: { ...DEFAULT_FAIR_SHARE, ...fairShare } },
+    config: { corsOrigins, fairShare: { ...DEFAULT_FAIR_SHARE, ...fairShare }, idempotencyKeyTtlHours },
     database: database ?? (await testDatabase()),
     verifier: typeof verifier === "function" ? verifier(logger) : verifier ?? hs256Verifier(SECRET, {}),
     logger,

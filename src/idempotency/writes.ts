@@ -1,0 +1,122 @@
+import type { Db } from "../db/client";
+import { HttpError } from "../errors";
+import type { Logger } from "../logger";
+import { fingerprint } from "./key";
+import { deleteExpired, findAnswer, recordAnswer, type StoredAnswer } from "./store";
+
+/** What a write handler answers; with a key it is stored and replayed as it is. */
+export interface Answer<Body = unknown> {
+  status: number;
+  body?: Body;
+  location?: string;
+  etag?: string;
+}
+
+export interface KeyedWrite {
+  userId: string;
+  /** The validated Idempotency-Key header; undefined runs the write as it is, at no extra cost. */
+  key: string | undefined;
+  method: string;
+  path: string;
+  body?: unknown;
+}
+
+export const keyReused = () => new HttpError(422, "Idempotency-Key reused with a different request");
+export const keyInProgress = () => new HttpError(409, "A request with this Idempotency-Key is in progress");
+
+/** The agreed read/write doors of the Database. */
+interface DatabaseWork {
+  read<T>(work: (db: Db) => Promise<T>): Promise<T>;
+  write<T>(work: (db: Db) => Promise<T>): Promise<T>;
+}
+
+/** Thrown inside the transaction to roll the write back: another request holds the key. */
+class KeyTaken extends Error {}
+
+const CLEANUP_EVERY_MS = 60_000;
+const CLEANUP_BATCH = 500;
+
+const codes = (error: unknown) => {
+  const found: string[] = [];
+  for (let e: any = error, depth = 0; e && depth < 5; e = e.cause, depth++) if (typeof e.code === "string") found.push(e.code);
+  return found;
+};
+
+/**
+ * Write handlers with `Idempotency-Key`. The write and its answer commit in one transaction (one extra
+ * statement: the insert of the answer), so if the write committed, the key did too. A repeat finds
+ * the key taken: its own transaction is rolled back, so it changes nothing, and it gets the stored
+ * answer. A concurrent repeat waits on the key's primary key entry until the first one ends.
+ */
+export function idempotentWrites({ database, ttlHours, logger }: { database: DatabaseWork; ttlHours: number; logger: Logger }) {
+  const ttlSeconds = ttlHours * 3600;
+  let lastCleanup = -Infinity;
+
+  // Expired keys are already ignored and overwritten; this only keeps the table small, without a cron
+  // job: at most one bounded delete per minute per process, after a keyed write, off the request's path.
+  const cleanUp = () => {
+    if (performance.now() - lastCleanup < CLEANUP_EVERY_MS) return;
+    lastCleanup = performance.now();
+    database.write((db) => deleteExpired(db, CLEANUP_BATCH)).then(
+      (deleted) => { if (deleted > 0) logger.debug("expired idempotency keys deleted", { deleted }); },
+      (error) => logger.warn("idempotency key cleanup failed", { error: String((error as any)?.cause?.message ?? (error as Error)?.message) }),
+    );
+  };
+
+  /** The stored answer for a request that could not take its key (or failed while it was taken). */
+  const replay = async (write: KeyedWrite & { key: string }, print: string, otherwise: Error): Promise<Answer & { replayed: boolean }> => {
+    const stored = await database.read((db) => findAnswer(db, write.userId, write.key));
+    if (!stored) throw otherwise;
+    if (stored.fingerprint !== print) throw keyReused();
+    return {
+      status: stored.status,
+      body: stored.body === null ? undefined : JSON.parse(stored.body),
+      location: stored.location ?? undefined,
+      etag: stored.etag ?? undefined,
+      replayed: true,
+    };
+  };
+
+  return {
+    async run<Body>(write: KeyedWrite, work: (db: Db) => Promise<Answer<Body>>): Promise<Answer<Body> & { replayed: boolean }> {
+      if (write.key === undefined) return { ...(await database.write(work)), replayed: false };
+      const keyed = write as KeyedWrite & { key: string };
+      const print = fingerprint(write.method, write.path, write.body);
+      try {
+        const answer = await database.write((db) => db.transaction(async (tx) => {
+          const answer = await work(tx as unknown as Db);
+          const stored: StoredAnswer = {
+            fingerprint: print, status: answer.status,
+            body: answer.body === undefined ? null : JSON.stringify(answer.body),
+            location: answer.location ?? null, etag: answer.etag ?? null,
+          };
+          const recorded = await recordAnswer(tx as unknown as Db, keyed.userId, keyed.key, stored, ttlSeconds).catch((error) => {
+            // statement_timeout while waiting for the key's other request: it is still running.
+            throw codes(error).includes("57014") ? keyInProgress() : error;
+          });
+          if (!recorded) throw new KeyTaken();
+          return answer;
+        }));
+        cleanUp();
+        return { ...answer, replayed: false };
+      } catch (error) {
+        // Replayed bodies are what this same handler answered before, so they have its Body type.
+        if (error instanceof KeyTaken) return replay(keyed, print, keyInProgress()) as Promise<Answer<Body> & { replayed: boolean }>;
+        // A 4xx may only mean the first request already did the work (a DELETE's task is gone, the
+        // quota is now full): a stored answer wins. 5xx: the database may be down, say so.
+        if (error instanceof HttpError && error.status < 500) return replay(keyed, print, error) as Promise<Answer<Body> & { replayed: boolean }>;
+        throw error;
+      }
+    },
+  };
+}
+
+export type IdempotentWrites = ReturnType<typeof idempotentWrites>;
+/** Puts a write's answer, fresh or replayed, on the response; returns the body for Elysia to send. */
+export function reply<Body>(set: { status?: number | string; headers: Record<string, unknown> }, answer: Answer<Body> & { replayed: boolean }): Body {
+  set.status = answer.status;
+  if (answer.location !== undefined) set.headers.location = answer.location;
+  if (answer.etag !== undefined) set.headers.etag = answer.etag;
+  if (answer.replayed) set.headers["idempotent-replayed"] = "true";
+  return answer.body as Body;
+}
