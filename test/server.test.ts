@@ -34,7 +34,8 @@ describe("the server process", () => {
   test("db:migrate applies the migrations once and is idempotent", () => {
     const first = cli("migrate");
     expect(first.exitCode).toBe(0);
-    expect(first.stdout.toString()).toMatch(/migrations: [01] applied/);
+    // Whatever the shared test database already has: the first run applies what is missing, if anything.
+    expect(first.stdout.toString()).toMatch(/migrations: \d+ applied/);
     const again = cli("migrate");
     expect(again.stdout.toString()).toContain("migrations: 0 applied");
   }, 60_000);
