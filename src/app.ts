@@ -1,11 +1,13 @@
 import { cors } from "@elysiajs/cors";
 import { openapi } from "@elysiajs/openapi";
-import { Elysia, ParseError, t } from "elysia";
+import { Elysia, ParseError } from "elysia";
 import type { TokenVerifier } from "./auth/verifier";
 import type { Config } from "./config";
 import type { Database } from "./db/client";
 import { AuthError, errorResponse, HttpError } from "./errors";
+import { healthRoutes } from "./health/routes";
 import { idempotentWrites } from "./idempotency/writes";
+import { createLifecycle, type Lifecycle } from "./lifecycle";
 import { createLimits } from "./limits/plugin";
 import type { Logger } from "./logger";
 import { taskRoutes } from "./tasks/routes";
@@ -15,6 +17,8 @@ export interface AppDeps {
   database: Database;
   verifier: TokenVerifier;
   logger: Logger;
+  /** The process's phase (index.ts); absent, the app serves at once, as in tests and benchmarks. */
+  lifecycle?: Lifecycle;
 }
 
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -31,7 +35,7 @@ const pathOf = (url: string) => {
 interface RequestState { id: string; start: number }
 
 /** Builds the whole HTTP app; opens no port, so tests and benchmarks run exactly what the server runs. */
-export function createApp({ config, database, verifier, logger }: AppDeps) {
+export function createApp({ config, database, verifier, logger, lifecycle = createLifecycle("serving") }: AppDeps) {
   const state = new WeakMap<Request, RequestState>();
   const requestId = (request: Request) => state.get(request)?.id ?? "";
 
@@ -95,25 +99,7 @@ export function createApp({ config, database, verifier, logger }: AppDeps) {
         components: { securitySchemes: { bearerAuth: { type: "http", scheme: "bearer", bearerFormat: "JWT" } } },
       },
     }))
-    .get("/health", () => ({ status: "ok" as const }), {
-      response: { 200: t.Object({ status: t.Literal("ok") }) },
-      detail: { summary: "Liveness: the process answers (no database call)", tags: ["health"] },
-    })
-    .get("/health/ready", async ({ status }) => {
-      try {
-        await database.ping();
-        return { status: "ok" as const, database: "ok" as const };
-      } catch (error) {
-        logger.error("readiness check failed", { error: (error as Error)?.message });
-        return status(503, { status: "unavailable" as const, database: "unreachable" as const });
-      }
-    }, {
-      response: {
-        200: t.Object({ status: t.Literal("ok"), database: t.Literal("ok") }),
-        503: t.Object({ status: t.Literal("unavailable"), database: t.Literal("unreachable") }),
-      },
-      detail: { summary: "Readiness: the database answers", tags: ["health"] },
-    })
+    .use(healthRoutes({ database, lifecycle, logger }))
     .use(taskRoutes({
       database, verifier, limits: createLimits(config.fairShare), maxTasksPerUser: config.fairShare.maxTasksPerUser,
       writes: idempotentWrites({ database, ttlHours: config.idempotencyKeyTtlHours ?? 24, logger }),

@@ -55,6 +55,8 @@ export interface Config {
   logFormat: "json" | "pretty";
   corsOrigins: string[];
   migrateOnStart: boolean;
+  /** After SIGTERM, how long readiness reports 503 (so load balancers stop sending) before the listener closes. */
+  shutdownDrainMs: number;
   /** Server processes sharing the port (SO_REUSEPORT); 1 is a single process. */
   workers: number;
   database: DatabaseConfig;
@@ -120,6 +122,8 @@ export function loadConfig(env: Env): Config {
   const idempotencyKeyTtlHours = integer("IDEMPOTENCY_KEY_TTL_HOURS", 24, 24, 8760);
   const logLevel = oneOf("LOG_LEVEL", LOG_LEVELS, "info");
   const logFormat = oneOf("LOG_FORMAT", ["json", "pretty"] as const, "json");
+  // At most 8 s, so draining plus in-flight requests fit the 10 s a stop may take.
+  const shutdownDrainMs = integer("SHUTDOWN_DRAIN_MS", 0, 0, 8000);
   const migrateOnStart = oneOf("MIGRATE_ON_START", ["true", "false", "1", "0"] as const, "true");
   const preparedOverride = oneOf("DB_PREPARE", ["auto", "true", "false"] as const, "auto");
   const d = DEFAULT_DATABASE_LIMITS;
@@ -207,6 +211,7 @@ export function loadConfig(env: Env): Config {
     logFormat,
     corsOrigins,
     migrateOnStart: migrateOnStart === "true" || migrateOnStart === "1",
+    shutdownDrainMs,
     workers,
     database,
     databaseLimits,

@@ -1,13 +1,14 @@
 // Entry point: `tasks-api [serve|migrate|token|healthcheck]`. Starts and stops things; app.ts builds.
 // (`worker` is internal: one of the extra server processes that `serve` starts when WORKERS > 1.)
-import { createApp, MAX_BODY_BYTES } from "./app";
+import { createApp, MAX_BODY_BYTES, type App } from "./app";
 import { cachedVerifier } from "./auth/cache";
 import { parseTtl, signDevToken } from "./auth/token";
 import { verifierFromConfig } from "./auth/from-config";
 import { ConfigError, loadConfig, type Config } from "./config";
-import { openDatabase } from "./db/client";
+import { openDatabase, type Database } from "./db/client";
 import { waitForDatabase } from "./db/startup";
 import { isDatabaseUnavailable } from "./errors";
+import { createLifecycle } from "./lifecycle";
 import { createLogger } from "./logger";
 import { startWorkers, type Workers } from "./workers";
 
@@ -30,29 +31,44 @@ function readConfig(): Config {
 async function serve(config: Config, { worker = false } = {}) {
   const started = performance.now();
   const logger = createLogger({ level: config.logLevel, format: config.logFormat });
-  const database = await openDatabase(config.database, config.databaseLimits).catch((error) => fail(`cannot open the database: ${error?.message ?? error}`));
-  await waitForDatabase(database, { timeoutMs: config.databaseLimits.startupTimeoutMs, logger }).catch((error) => fail(error?.message ?? String(error)));
-  if (config.migrateOnStart && !worker) {
-    const applied = await database.migrate().catch((error) => fail(`migrations failed: ${error?.message ?? error}`));
-    logger.info("migrations applied", { applied });
-  }
-  if (config.auth.secretGenerated && config.auth.secret && !worker) {
-    const token = await signDevToken(config.auth.secret, "dev-user", { ttlSeconds: 24 * 3600 });
-    logger.warn("BETTER_AUTH_SECRET is not set: using a throwaway secret for this run only (development). Tokens die with the process.", { dev_token_sub: "dev-user" });
-    process.stdout.write(`\n  Development token (sub=dev-user, valid 24h):\n  ${token}\n\n`);
-  }
+  const lifecycle = createLifecycle();
+  let app: App | undefined;
+  let database: Database | undefined;
+  let workers: Workers | undefined;
 
-  const verifier = verifierFromConfig(config.auth, logger);
-  void verifier.prefetch(); // warm the JWKS cache without delaying startup
-  const app = createApp({ config, database, verifier: cachedVerifier(verifier), logger });
-  // Bun's own cap is a backstop for huge bodies; up to it, the app answers 413 with a JSON detail.
-  // reusePort only with several workers: otherwise a second service started on a busy port by mistake
-  // must fail, not silently share it.
-  try {
-    app.listen({ hostname: config.host, port: config.port, maxRequestBodySize: 16 * MAX_BODY_BYTES, reusePort: worker || config.workers > 1 });
-  } catch (error) {
-    fail(`cannot listen on ${config.host}:${config.port} (HOST, PORT): ${(error as Error)?.message ?? error}`);
+  // Installed before anything can wait (the database, a migration lock): as PID 1 in a container a
+  // signal without a handler is ignored, and the orchestrator would have to SIGKILL us.
+  let stopping = false;
+  async function shutdown(signal: string, exitCode = 0) {
+    if (stopping) return;
+    stopping = true;
+    const wasServing = lifecycle.phase === "serving";
+    lifecycle.draining();
+    logger.info("shutting down", { signal, ...(wasServing && config.shutdownDrainMs > 0 ? { drain_ms: config.shutdownDrainMs } : {}) });
+    if (!wasServing) {
+      // Nothing was accepted but 503s and probes; a pending connect or lock wait dies with the process
+      // (PostgreSQL rolls back an unfinished migration and releases its lock).
+      await Promise.race([Promise.all([app?.stop(true), workers?.stop(), database?.close()]), Bun.sleep(500)]).catch(() => {});
+      process.exit(exitCode);
+    }
+    const force = setTimeout(() => {
+      logger.error("in-flight requests did not finish in time; exiting");
+      process.exit(1);
+    }, config.shutdownDrainMs + SHUTDOWN_GRACE_MS);
+    // Readiness says 503 meanwhile, so load balancers stop sending before the listener closes.
+    await Bun.sleep(config.shutdownDrainMs);
+    const workersStopped = workers?.stop() ?? Promise.resolve(true); // they drain in parallel with us
+    await app?.stop(false); // stop accepting, let in-flight requests finish
+    // Elysia runs after-response hooks (the request log line) in a setImmediate: let the last ones run.
+    await new Promise((resolve) => setImmediate(resolve));
+    await database?.close();
+    const allClean = await workersStopped;
+    clearTimeout(force);
+    logger.info("stopped");
+    process.exit(allClean ? exitCode : 1);
   }
+  process.on("SIGTERM", () => void shutdown("SIGTERM"));
+  process.on("SIGINT", () => void shutdown("SIGINT"));
 
   // postgres.js on Bun can let a socket error of a connection the server killed escape its handlers.
   // That is a lost connection, already answered as 503 and reconnected on demand: log it, keep serving.
@@ -64,41 +80,42 @@ async function serve(config: Config, { worker = false } = {}) {
   process.on("uncaughtException", escaped("uncaught exception"));
   process.on("unhandledRejection", escaped("unhandled rejection"));
 
+  // postgres.js connects lazily, so this returns at once; only the embedded database loads here.
+  database = await openDatabase(config.database, config.databaseLimits).catch((error) => fail(`cannot open the database: ${error?.message ?? error}`));
+  const verifier = verifierFromConfig(config.auth, logger);
+  void verifier.prefetch(); // warm the JWKS cache without delaying startup
+  app = createApp({ config, database, verifier: cachedVerifier(verifier), logger, lifecycle });
+  // Listen before the database answers: liveness (/health) is up at once, readiness and /api/* say 503.
+  // Bun's own cap is a backstop for huge bodies; up to it, the app answers 413 with a JSON detail.
+  // reusePort only with several workers: otherwise a second service started on a busy port by mistake
+  // must fail, not silently share it.
+  try {
+    app.listen({ hostname: config.host, port: config.port, maxRequestBodySize: 16 * MAX_BODY_BYTES, reusePort: worker || config.workers > 1 });
+  } catch (error) {
+    fail(`cannot listen on ${config.host}:${config.port} (HOST, PORT): ${(error as Error)?.message ?? error}`);
+  }
+  const url = `http://${config.host}:${app.server?.port}`;
+  logger.info("listening", { url, database: database.kind, ...(config.workers > 1 ? { pid: process.pid, worker } : {}) });
+
+  await waitForDatabase(database, { timeoutMs: config.databaseLimits.startupTimeoutMs, logger }).catch((error) => fail(error?.message ?? String(error)));
+  if (config.migrateOnStart && !worker) {
+    const applied = await database.migrate().catch((error) => fail(`migrations failed: ${error?.message ?? error}`));
+    logger.info("migrations applied", { applied });
+  }
+  if (stopping) return;
+  if (config.auth.secretGenerated && config.auth.secret && !worker) {
+    const token = await signDevToken(config.auth.secret, "dev-user", { ttlSeconds: 24 * 3600 });
+    logger.warn("BETTER_AUTH_SECRET is not set: using a throwaway secret for this run only (development). Tokens die with the process.", { dev_token_sub: "dev-user" });
+    process.stdout.write(`\n  Development token (sub=dev-user, valid 24h):\n  ${token}\n\n`);
+  }
+
   // Workers get the port actually bound (PORT=0 picks one) and the throwaway development secret, if any.
-  let workers: Workers | undefined;
   if (config.workers > 1 && !worker) {
     const env = { ...process.env, PORT: String(app.server?.port), ...(config.auth.secretGenerated ? { BETTER_AUTH_SECRET: config.auth.secret } : {}) };
     workers = startWorkers(config.workers - 1, env, logger, () => void shutdown("worker lost", 1));
   }
-
-  let stopping = false;
-  async function shutdown(signal: string, exitCode = 0) {
-    if (stopping) return;
-    stopping = true;
-    logger.info("shutting down", { signal });
-    const force = setTimeout(() => {
-      logger.error("in-flight requests did not finish in time; exiting");
-      process.exit(1);
-    }, SHUTDOWN_GRACE_MS);
-    const workersStopped = workers?.stop() ?? Promise.resolve(true); // they drain in parallel with us
-    await app.stop(false); // stop accepting, let in-flight requests finish
-    // Elysia runs after-response hooks (the request log line) in a setImmediate: let the last ones run.
-    await new Promise((resolve) => setImmediate(resolve));
-    await database.close();
-    const allClean = await workersStopped;
-    clearTimeout(force);
-    logger.info("stopped");
-    process.exit(allClean ? exitCode : 1);
-  }
-  process.on("SIGTERM", () => void shutdown("SIGTERM"));
-  process.on("SIGINT", () => void shutdown("SIGINT"));
-  // Only now: whoever waits for this line may send SIGTERM at once, and it must find its handler.
-  logger.info("listening", {
-    url: `http://${config.host}:${app.server?.port}`,
-    database: database.kind,
-    startup_ms: Math.round(performance.now() - started),
-    ...(config.workers > 1 ? { pid: process.pid, worker } : {}),
-  });
+  lifecycle.serving();
+  logger.info("ready", { url, startup_ms: Math.round(performance.now() - started), ...(config.workers > 1 ? { pid: process.pid, worker } : {}) });
 }
 
 async function migrateCommand(config: Config) {

@@ -6,7 +6,7 @@ export interface ServerProcess {
   /** Every line the process wrote, stdout and stderr, as it arrives. */
   lines: string[];
   url: string;
-  /** From spawn to the "listening" log line. */
+  /** From spawn to the awaited log line ("ready" unless told otherwise). */
   readyMs: number;
   /** The JSON log lines so far, parsed. */
   logs(): Record<string, any>[];
@@ -30,8 +30,12 @@ function collect(stream: ReadableStream<Uint8Array>, lines: string[], onLine: ()
   })();
 }
 
-/** Spawns `bun src/index.ts` and resolves once it logs "listening"; rejects if it exits first. */
-export async function startServer(env: Record<string, string>, { timeoutMs = 30_000 } = {}): Promise<ServerProcess> {
+/**
+ * Spawns `bun src/index.ts` and resolves once it logs `until`: "ready" (database reachable, migrations
+ * applied) by default, or "listening" (the port is open, the database maybe not yet); rejects if it
+ * exits first.
+ */
+export async function startServer(env: Record<string, string>, { timeoutMs = 30_000, until = "ready" as "ready" | "listening" } = {}): Promise<ServerProcess> {
   const started = performance.now();
   const proc = Bun.spawn(["bun", "src/index.ts"], { env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
   const lines: string[] = [];
@@ -39,13 +43,14 @@ export async function startServer(env: Record<string, string>, { timeoutMs = 30_
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       proc.kill("SIGKILL");
-      reject(new Error(`server not listening after ${timeoutMs} ms:\n${lines.join("\n")}`));
+      reject(new Error(`server not ${until} after ${timeoutMs} ms:\n${lines.join("\n")}`));
     }, timeoutMs);
     let done = false;
     const check = () => {
       if (done) return;
-      const listening = logs().find((l) => l.msg === "listening");
-      if (listening) {
+      const all = logs();
+      const listening = all.find((l) => l.msg === "listening");
+      if (listening && (until === "listening" || all.some((l) => l.msg === "ready"))) {
         done = true;
         clearTimeout(timer);
         resolve({ proc, lines, url: listening.url, readyMs: performance.now() - started, logs });
@@ -58,10 +63,19 @@ export async function startServer(env: Record<string, string>, { timeoutMs = 30_
         if (done) return;
         done = true;
         clearTimeout(timer);
-        reject(new Error(`server exited (${code}) before listening:\n${lines.join("\n")}`));
+        reject(new Error(`server exited (${code}) before ${until}:\n${lines.join("\n")}`));
       }, 50);
     });
   });
+}
+
+/** Resolves once the server has logged a line that `matches`. */
+export async function waitForLog(server: ServerProcess, matches: (line: Record<string, any>) => boolean, timeoutMs = 10_000) {
+  const deadline = performance.now() + timeoutMs;
+  while (!server.logs().some(matches)) {
+    if (performance.now() > deadline) throw new Error(`no such log line after ${timeoutMs} ms:\n${server.lines.join("\n")}`);
+    await Bun.sleep(10);
+  }
 }
 
 /** Runs the entry point to completion (for startup failures), with its output and duration. */
