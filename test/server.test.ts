@@ -180,7 +180,7 @@ describe("the server process", () => {
     const pids = new Set<number>();
     for (let i = 0; i < 200 && pids.size < 2; i++) {
       await Bun.sleep(50);
-      const listening = server.lines.join("\n").split("\n").filter((l) => l.includes('"listening"')).map((l) => JSON.parse(l));
+      const listening = server.lines.join("\n").split("\n").filter((l) => l.includes('"msg":"ready"')).map((l) => JSON.parse(l));
       for (const l of listening) pids.add(l.pid);
     }
     expect(pids.size).toBe(2);
