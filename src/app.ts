@@ -1,6 +1,7 @@
 import { cors } from "@elysiajs/cors";
 import { openapi } from "@elysiajs/openapi";
 import { Elysia, ParseError } from "elysia";
+import { authenticate } from "./auth/plugin";
 import type { TokenVerifier } from "./auth/verifier";
 import type { Config } from "./config";
 import type { Database } from "./db/client";
@@ -32,7 +33,25 @@ const pathOf = (url: string) => {
   return query === -1 ? url.slice(start) : url.slice(start, query);
 };
 
-interface RequestState { id: string; start: number }
+/**
+ * `*` is the literal wildcard, which browsers never combine with credentials; a list is matched
+ * exactly (a function, because the plugin's own lookup also matches names like "constructor").
+ * "null" (sandboxed frames, file://) is never echoed: it is no origin one can list.
+ */
+function corsFor(origins: string[]) {
+  if (origins.length === 0) return new Elysia({ name: "no-cors" });
+  const any = origins.includes("*");
+  const listed = new Set(origins.filter((o) => o !== "null"));
+  return cors({
+    origin: any ? "*" : (request) => listed.has(request.headers.get("origin") ?? ""),
+    credentials: !any,
+    exposeHeaders: ["X-Total-Count", "Location", "ETag", "X-Request-Id", "Link", "Retry-After", "RateLimit", "RateLimit-Policy", "Idempotent-Replayed"],
+    allowedHeaders: ["Authorization", "Content-Type", "If-Match", "X-Request-Id", "Idempotency-Key"],
+    maxAge: 600,
+  });
+}
+
+interface RequestState { id: string; start: number; authFailure?: string; client?: string | null }
 
 /** Builds the whole HTTP app; opens no port, so tests and benchmarks run exactly what the server runs. */
 export function createApp({ config, database, verifier, logger, lifecycle = createLifecycle("serving") }: AppDeps) {
@@ -42,7 +61,9 @@ export function createApp({ config, database, verifier, logger, lifecycle = crea
   // normalize: false, so unknown fields are rejected (422) rather than silently dropped.
   // encodeSchema: false: responses are still checked against their schema, but not also run through
   // TypeBox's Encode (t.Integer is a transform), which cost ~8% of the CPU of a 20-task list.
-  return new Elysia({ normalize: false, encodeSchema: false })
+  // standardHostname: false: Elysia otherwise finds the path at url.indexOf("/", 11), assuming a host of
+  // at least four characters, so `Host: a` with `/zz/api/tasks` ran /api/tasks (docs/development.md).
+  return new Elysia({ normalize: false, encodeSchema: false, handler: { standardHostname: false } })
     .onRequest(({ request, set }) => {
       const given = request.headers.get("x-request-id");
       const id = given && SANE_REQUEST_ID.test(given) ? given : crypto.randomUUID();
@@ -54,6 +75,9 @@ export function createApp({ config, database, verifier, logger, lifecycle = crea
     })
     // Our own body reader: the 64 KiB limit holds whether or not the client sent Content-Length.
     .onParse(async ({ request, contentType }) => {
+      // Every /api route needs a token: check it before the body is read, so an anonymous client can
+      // neither make us buffer a body nor learn from a 422 what a route accepts.
+      if (pathOf(request.url).startsWith("/api/")) await authenticate(verifier, request);
       const bytes = await request.arrayBuffer();
       if (bytes.byteLength > MAX_BODY_BYTES) throw new HttpError(413, `Request body is larger than ${MAX_BODY_BYTES} bytes`);
       const text = utf8.decode(bytes);
@@ -66,8 +90,12 @@ export function createApp({ config, database, verifier, logger, lifecycle = crea
     })
     .onError(({ code, error, request, set, server }) => {
       const id = requestId(request);
-      if (error instanceof AuthError) {
-        logger.warn("authentication failed", { request_id: id, reason: error.reason, method: request.method, path: pathOf(request.url), client: server?.requestIP(request)?.address ?? null });
+      // Elysia wraps what the body parser throws; the authentication there is ours.
+      const cause = code === "PARSE" ? (error as Error)?.cause : error;
+      if (cause instanceof AuthError) {
+        // Noted for the request's one log line, not logged apart: a token spray must not double the logs.
+        const s = state.get(request);
+        if (s) Object.assign(s, { authFailure: cause.reason, client: server?.requestIP(request)?.address ?? null });
       }
       const { status, body, headers } = errorResponse(code, error, logger, id);
       set.status = status;
@@ -80,16 +108,15 @@ export function createApp({ config, database, verifier, logger, lifecycle = crea
       const userId = (context as { userId?: string }).userId;
       // Health probes arrive every few seconds from orchestrators; keep them out of info logs.
       const path = pathOf(request.url);
-      const log = path.startsWith("/health") ? logger.debug : logger.info;
+      const log = s.authFailure !== undefined ? logger.warn : path.startsWith("/health") ? logger.debug : logger.info;
       log("request", {
         request_id: s.id, method: request.method, path, status: set.status,
         duration_ms: Math.round((performance.now() - s.start) * 100) / 100,
         ...(userId ? { user_id: userId } : {}),
+        ...(s.authFailure !== undefined ? { auth_failure: s.authFailure, client: s.client } : {}),
       });
     })
-    .use(config.corsOrigins.length > 0
-      ? cors({ origin: config.corsOrigins.includes("*") ? true : config.corsOrigins, exposeHeaders: ["X-Total-Count", "Location", "ETag", "X-Request-Id", "Link", "Retry-After", "RateLimit", "RateLimit-Policy", "Idempotent-Replayed"], allowedHeaders: ["Authorization", "Content-Type", "If-Match", "X-Request-Id", "Idempotency-Key"], maxAge: 600 })
-      : new Elysia({ name: "no-cors" }))
+    .use(corsFor(config.corsOrigins))
     .use(openapi({
       path: "/docs",
       specPath: "/openapi.json",

@@ -45,6 +45,8 @@ export interface AuthConfig {
   jwksUrl: string | undefined;
   issuer: string | undefined;
   audience: string | undefined;
+  /** Keys are refetched at least this often (JWKS_MAX_AGE_MS). */
+  jwksMaxAgeMs?: number | undefined;
 }
 
 export interface Config {
@@ -111,6 +113,12 @@ export function loadConfig(env: Env): Config {
     if (raw === undefined) return undefined;
     if (!URL.canParse(raw) || !/^https?:$/.test(new URL(raw).protocol)) {
       problems.push(`${name} must be an http:// or https:// URL`);
+      return undefined;
+    }
+    // Keys fetched over plain HTTP can be swapped by anyone on the path; loopback never leaves the host.
+    const { protocol, hostname } = new URL(raw);
+    if (production && protocol === "http:" && !/^(localhost|127(\.\d{1,3}){3}|\[::1\])$/.test(hostname)) {
+      problems.push(`${name} must be an https:// URL when NODE_ENV=production (http:// only on loopback)`);
       return undefined;
     }
     return raw.replace(/\/+$/, "");
@@ -199,6 +207,7 @@ export function loadConfig(env: Env): Config {
       jwksUrl,
       issuer: get("JWT_ISSUER"),
       audience: get("JWT_AUDIENCE"),
+      jwksMaxAgeMs: integer("JWKS_MAX_AGE_MS", 300_000, 1000, 86_400_000),
     };
   })();
 

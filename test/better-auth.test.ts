@@ -139,7 +139,8 @@ describe("Better Auth tokens, when things change", () => {
   });
 
   test("Better Auth going down does not affect tokens whose key is cached; with no key cached it is 503", async () => {
-    const verifier = (logger: Logger) => verifierFromConfig(authConfig({ betterAuthUrl: ba.url }), logger);
+    // A short cooldown: with no key cached, the next fetch still waits it out.
+    const verifier = (logger: Logger) => jwksVerifier({ url: `${ba.url}/api/auth/jwks`, issuer: ba.url, audience: ba.url, logger, cooldownMs: 200 });
     const warm = await buildApp({ verifier });
     const cold = await buildApp({ verifier });
     const u = await user();
@@ -154,6 +155,7 @@ describe("Better Auth tokens, when things change", () => {
     } finally {
       ba.restart();
     }
+    await Bun.sleep(250);
     expect((await cold.request("GET", "/api/tasks", { headers: bearer(u.token) })).status).toBe(200);
   });
 

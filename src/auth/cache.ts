@@ -11,21 +11,23 @@ export const TOKEN_CACHE_SIZE = 10_000;
  * recently used goes first.
  */
 export function cachedVerifier(inner: TokenVerifier, { max = TOKEN_CACHE_SIZE, now = Date.now }: { max?: number; now?: () => number } = {}): TokenVerifier {
-  const cache = new Map<string, { userId: string; exp: number }>();
+  const cache = new Map<string, { userId: string; exp: number; kid: string | undefined }>();
   return {
+    ...(inner.trusts ? { trusts: inner.trusts } : {}),
     async verify(token) {
       const hit = cache.get(token);
       if (hit) {
         cache.delete(token);
-        if (hit.exp * 1000 > now()) {
+        // A key the issuer withdrew (seen at the next JWKS refresh) ends its cached tokens too.
+        if (hit.exp * 1000 > now() && (hit.kid === undefined || !inner.trusts || (await inner.trusts(hit.kid)))) {
           cache.set(token, hit); // most recently used goes to the end of the Map's order
-          return hit;
+          return { userId: hit.userId, exp: hit.exp };
         }
       }
       const verified = await inner.verify(token);
       if (verified.exp * 1000 > now()) {
         if (cache.size >= max) cache.delete(cache.keys().next().value!);
-        cache.set(token, { userId: verified.userId, exp: verified.exp });
+        cache.set(token, { userId: verified.userId, exp: verified.exp, kid: verified.kid });
       }
       return verified;
     },

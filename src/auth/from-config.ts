@@ -15,12 +15,13 @@ export function verifierFromConfig(auth: AuthConfig, logger: Logger): TokenVerif
   // Better Auth puts its base URL's origin in both iss and aud unless told otherwise.
   const betterAuthOrigin = auth.betterAuthUrl ? new URL(auth.betterAuthUrl).origin : undefined;
   const jwks = jwksUrl
-    ? jwksVerifier({ url: jwksUrl, issuer: auth.issuer ?? betterAuthOrigin, audience: auth.audience ?? betterAuthOrigin, logger })
+    ? jwksVerifier({ url: jwksUrl, issuer: auth.issuer ?? betterAuthOrigin, audience: auth.audience ?? betterAuthOrigin, logger, ...(auth.jwksMaxAgeMs !== undefined ? { maxAgeMs: auth.jwksMaxAgeMs } : {}) })
     : undefined;
 
   return {
+    trusts: async (kid) => (jwks ? jwks.trusts!(kid) : true),
     async prefetch() {
-      await jwks?.refresh().catch((error) => logger.warn("JWKS not reachable at startup; will retry on the first token", { url: jwksUrl, reason: (error as Error)?.message }));
+      await jwks?.refresh().catch(() => {}); // already logged; the first token retries after the cooldown
     },
     async verify(token) {
       let alg: string | undefined;

@@ -3,8 +3,22 @@ import { AuthError } from "../errors";
 
 /** Turns a bearer token into the id of the user it speaks for, or throws AuthError. */
 export interface TokenVerifier {
-  verify(token: string): Promise<{ userId: string; exp: number }>;
+  /** `kid`: the key that signed it, when it came from a key set that can change. */
+  verify(token: string): Promise<{ userId: string; exp: number; kid?: string | undefined }>;
+  /** Whether a token verified earlier with key `kid` may still be trusted (its key still published). */
+  trusts?(kid: string | undefined): Promise<boolean>;
 }
+
+export const MAX_USER_ID_CHARS = 255;
+// The largest NumericDate a JavaScript Date can hold (year 275760); 1e300 is no date at all.
+const MAX_NUMERIC_DATE = 8.64e12;
+
+/** Unicode code points, as PostgreSQL counts a varchar's characters. */
+export const codePoints = (s: string) => {
+  let n = 0;
+  for (const _ of s) n++;
+  return n;
+};
 
 // Servers are NTP-synced; a few seconds covers real skew without stretching a 15-minute token.
 const CLOCK_TOLERANCE_SECONDS = 5;
@@ -21,15 +35,19 @@ export function verifyOptions(algorithms: string[], claims: { issuer?: string | 
 }
 
 /**
- * `sub`, or `user_id` when there is no `sub`: a non-empty string of at most 255 characters.
+ * `sub`, or `user_id` when there is no `sub`: a non-empty, well-formed string of at most 255 code points.
  * Also refuses a token issued in the future (jose checks iat only with maxTokenAge).
  */
 export function userIdOf(payload: JWTPayload): string {
   if (typeof payload.iat === "number" && payload.iat > Date.now() / 1000 + CLOCK_TOLERANCE_SECONDS) {
     throw new AuthError("Invalid token", "iat is in the future");
   }
+  if (typeof payload.exp !== "number" || !Number.isFinite(payload.exp) || payload.exp > MAX_NUMERIC_DATE) {
+    throw new AuthError("Invalid token", "exp is not a usable NumericDate");
+  }
   const id = payload.sub ?? payload.user_id;
-  if (typeof id !== "string" || id.length === 0 || id.length > 255 || id.includes("\u0000")) {
+  // Lone surrogates would be stored as U+FFFD, so distinct subjects would share one user's tasks.
+  if (typeof id !== "string" || id.length === 0 || id.length > 2 * MAX_USER_ID_CHARS || codePoints(id) > MAX_USER_ID_CHARS || id.includes("\u0000") || !id.isWellFormed()) {
     throw new AuthError("Invalid token", "no usable sub or user_id claim");
   }
   return id;

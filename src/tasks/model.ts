@@ -6,13 +6,20 @@ export const TaskStatus = t.Union([t.Literal("pending"), t.Literal("in_progress"
   error: `status must be one of ${TASK_STATUSES.join(", ")}`,
 });
 
-// 1 to 255 characters once surrounding white space is trimmed, and no NUL (PostgreSQL cannot store it).
+// Lengths count code points, as PostgreSQL's varchar does: a code point is a character outside the
+// surrogate range or a well-formed surrogate pair, so a lone surrogate (which would be stored as U+FFFD)
+// matches nothing and is refused. No NUL either: PostgreSQL cannot store it.
+const PAIR = "[\\ud800-\\udbff][\\udc00-\\udfff]";
+const CHAR = `(?:[^\\u0000\\ud800-\\udfff]|${PAIR})`;
+const VISIBLE = `(?:[^\\s\\u0000\\ud800-\\udfff]|${PAIR})`;
+
+// 1 to 255 characters once surrounding white space is trimmed.
 const Title = t.String({
-  pattern: "^\\s*[^\\s\\u0000](?:[^\\u0000]{0,253}[^\\s\\u0000])?\\s*$",
+  pattern: `^\\s*${VISIBLE}(?:${CHAR}{0,253}${VISIBLE})?\\s*$`,
   error: "title must be 1 to 255 characters after trimming surrounding white space",
   examples: ["Write report"],
 });
-const Description = t.Union([t.Null(), t.String({ maxLength: 10_000, pattern: "^[^\\u0000]*$" })], {
+const Description = t.Union([t.Null(), t.String({ pattern: `^${CHAR}{0,10000}$` })], {
   error: "description must be null or a string of at most 10000 characters",
 });
 

@@ -17,6 +17,8 @@ export interface BetterAuthServer {
   tokenFromSession(cookie: string): Promise<string>;
   /** Adds a signing key with the plugin's own createJwk(); the next token uses it, old keys stay published. */
   rotateKeys(): Promise<void>;
+  /** Deletes a signing key from Better Auth's store, so its JWKS no longer publishes it. */
+  removeKey(kid: string): Promise<void>;
   /** Stops answering HTTP (Better Auth down); `restart()` brings it back on the same port. */
   stop(): Promise<void>;
   restart(): void;
@@ -107,6 +109,9 @@ export async function startBetterAuth(opts: { alg?: JWKOptions["alg"]; expiratio
     async rotateKeys() {
       await Bun.sleep(2); // the plugin signs with the newest key by createdAt (millisecond resolution)
       await createJwk({ context: await auth.$context } as any, jwtOptions);
+    },
+    async removeKey(kid) {
+      await (await auth.$context).adapter.delete({ model: "jwks", where: [{ field: "id", value: kid }] });
     },
     async stop() {
       await server?.stop(true);
