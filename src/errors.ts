@@ -32,6 +32,7 @@ export class AuthError extends HttpError {
 }
 
 export const taskNotFound = () => new HttpError(404, "Task not found");
+export const taskLimitReached = () => new HttpError(409, "Task limit reached");
 export const preconditionFailed = () => new HttpError(412, "Precondition failed");
 export const databaseUnavailable = () => new HttpError(503, "Database unavailable", { "retry-after": "5" });
 
@@ -63,8 +64,11 @@ const codesOf = (error: unknown): string[] => {
   return codes;
 };
 
+// Class 53 (insufficient resources: disk full, out of memory, too many connections) and 25006 (the
+// server refuses writes: a read-only replica or a full disk's emergency mode) are the database's state,
+// not the request's fault.
 export function isDatabaseUnavailable(error: unknown): boolean {
-  return codesOf(error).some((code) => CONNECTION_CODES.has(code) || code.startsWith("08") || /^57P0[123]$/.test(code) || code === "53300" || code === "57014");
+  return codesOf(error).some((code) => CONNECTION_CODES.has(code) || code.startsWith("08") || /^57P0[123]$/.test(code) || code.startsWith("53") || code === "25006" || code === "57014");
 }
 
 /** The connection a statement ran on died; a read may be retried once on a fresh one. */
@@ -122,6 +126,9 @@ export function fieldErrors(error: ValidationError): FieldError[] {
   return out;
 }
 
+const UNAVAILABLE_LOG_INTERVAL_MS = 5000;
+const unavailableLog = { quietUntil: -Infinity, suppressed: 0 };
+
 /** The one place that turns anything thrown into a response. */
 export function errorResponse(code: string | number, error: unknown, log: Logger, requestId: string): { status: number; body: unknown; headers?: Record<string, string> } {
   // Elysia wraps whatever a body parser throws (our 413 included) in its own ParseError.
@@ -134,7 +141,13 @@ export function errorResponse(code: string | number, error: unknown, log: Logger
   if (code === "NOT_FOUND") return { status: 404, body: { detail: "Not Found" } };
   if (isDatabaseUnavailable(error)) {
     // The driver's error only: Drizzle's wrapper quotes the SQL and its parameters (users' data).
-    log.error("database unavailable", { request_id: requestId, error: describe(driverError(error)) });
+    // Once per burst: an outage fails every request, and thousands of identical lines help nobody.
+    const now = performance.now();
+    if (now >= unavailableLog.quietUntil) {
+      log.error("database unavailable", { request_id: requestId, error: describe(driverError(error)), ...(unavailableLog.suppressed > 0 ? { suppressed_since_last: unavailableLog.suppressed } : {}) });
+      unavailableLog.suppressed = 0;
+      unavailableLog.quietUntil = now + UNAVAILABLE_LOG_INTERVAL_MS;
+    } else unavailableLog.suppressed++;
     const e = databaseUnavailable();
     return { status: e.status, body: { detail: e.detail }, headers: e.headers };
   }

@@ -37,7 +37,7 @@ export function taskRoutes({ database, verifier, limits, maxTasksPerUser, writes
     .post("/", async ({ userId, body, headers, set }) => reply(set, await writes.run(
       { userId, key: headers["idempotency-key"], method: "POST", path: "/api/tasks", body },
       async (db) => {
-        const row = await createTask(db, userId, body);
+        const row = await createTask(db, userId, body, maxTasksPerUser);
         return { status: 201, body: toTask(row), location: `/api/tasks/${row.id}`, etag: etagOf(row) };
       },
     )), { body: TaskCreate, headers: CreateHeaders, response: { 201: Task, ...common, 409: ErrorBody }, detail: detail("Create a task") })

@@ -1,7 +1,8 @@
 import { and, asc, count, desc, eq, inArray, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { tasks, type TaskRow } from "../db/schema";
-import { preconditionFailed, taskNotFound } from "../errors";
+import { preconditionFailed, taskLimitReached, taskNotFound } from "../errors";
+import { deleteCounted, insertWithinQuota } from "./quota";
 import type { Sort, TaskCreateInput, TaskListInput, TaskUpdateInput } from "./model";
 
 // Every statement here is scoped by user id: another user's task is indistinguishable from a missing one.
@@ -54,19 +55,16 @@ export async function getTask(db: Db, userId: string, id: number): Promise<TaskR
   return row;
 }
 
-export async function createTask(db: Db, userId: string, input: TaskCreateInput): Promise<TaskRow> {
-  const [row] = await prepared(db, "create", () => db.insert(tasks).values({
-    title: sql.placeholder("title"),
-    description: sql.placeholder("description"),
-    status: sql.placeholder("status"),
-    userId: sql.placeholder("userId"),
-  }).returning().prepare("create_task")).execute({
+/** Answers 409 when the user already holds `maxTasks` tasks (0: no limit), creating nothing. */
+export async function createTask(db: Db, userId: string, input: TaskCreateInput, maxTasks = 0): Promise<TaskRow> {
+  const row = await insertWithinQuota(db, {
     title: input.title.trim(),
     description: input.description ?? null,
     status: input.status ?? "pending",
     userId,
-  });
-  return row!;
+  }, maxTasks);
+  if (!row) throw taskLimitReached();
+  return row;
 }
 
 /** `ifMatch`: versions the caller accepts (see parseIfMatch); a mismatch changes nothing and is a 412. */
@@ -95,10 +93,8 @@ export async function updateTask(db: Db, userId: string, id: number, input: Task
 }
 
 export async function deleteTask(db: Db, userId: string, id: number, ifMatch?: number[] | "any"): Promise<void> {
-  const [row] = Array.isArray(ifMatch)
-    ? await db.delete(tasks).where(and(owned(userId, id), versionMatches(ifMatch))).returning({ id: tasks.id })
-    : await prepared(db, "delete", () => db.delete(tasks).where(ownedById).returning({ id: tasks.id }).prepare("delete_task")).execute({ id, userId });
-  if (!row) throw await missOrMismatch(db, userId, id, ifMatch);
+  const deleted = await deleteCounted(db, userId, id, Array.isArray(ifMatch) ? versionMatches(ifMatch) : undefined);
+  if (deleted === undefined) throw await missOrMismatch(db, userId, id, ifMatch);
 }
 
 function versionMatches(ifMatch: number[] | "any" | undefined): SQL | undefined {
