@@ -127,6 +127,7 @@ export function fieldErrors(error: ValidationError): FieldError[] {
 }
 
 const UNAVAILABLE_LOG_INTERVAL_MS = 5000;
+const isResourceError = (error: unknown) => codesOf(error).some((code) => code.startsWith("53") || code === "25006");
 const unavailableLog = { quietUntil: -Infinity, suppressed: 0 };
 
 /** The one place that turns anything thrown into a response. */
@@ -142,8 +143,9 @@ export function errorResponse(code: string | number, error: unknown, log: Logger
   if (isDatabaseUnavailable(error)) {
     // The driver's error only: Drizzle's wrapper quotes the SQL and its parameters (users' data).
     // Once per burst: an outage fails every request, and thousands of identical lines help nobody.
+    // (Resource errors only; a lost connection keeps its line per request, with the request id.)
     const now = performance.now();
-    if (now >= unavailableLog.quietUntil) {
+    if (!isResourceError(error) || now >= unavailableLog.quietUntil) {
       log.error("database unavailable", { request_id: requestId, error: describe(driverError(error)), ...(unavailableLog.suppressed > 0 ? { suppressed_since_last: unavailableLog.suppressed } : {}) });
       unavailableLog.suppressed = 0;
       unavailableLog.quietUntil = now + UNAVAILABLE_LOG_INTERVAL_MS;
