@@ -102,7 +102,7 @@ function slowPool(permits: number, holdMs: number) {
 
 describe("concurrency per user", () => {
   test("50 parallel requests of one user never run more than USER_CONCURRENCY at once; another user's request is not held up", async () => {
-    const { database, stats } = slowPool(3, 40);
+    const { database, stats } = slowPool(3, 60);
     const api = await buildApp({ database, fairShare: { rateLimitPerMinute: 0, userConcurrency: 2, userQueueTimeoutMs: 10_000 } });
     const noisy = newUser("noisy");
     const quiet = newUser("quiet");
@@ -121,8 +121,8 @@ describe("concurrency per user", () => {
     expect((await Promise.all(flood)).map((r) => r.status)).toEqual(Array(50).fill(200));
     expect(noisyPeak).toBeLessThanOrEqual(3); // two of the noisy user's, one of the quiet user's
     expect(stats.maxInFlight).toBeLessThanOrEqual(3);
-    // Without the per-user queue the quiet request would wait behind ~48 others on 3 permits (~600 ms).
-    expect(beside).toBeLessThan(alone + 100);
+    // Without the per-user queue the quiet request would wait behind ~48 others on 3 permits (~950 ms).
+    expect(beside).toBeLessThan(alone + 300);
   });
 
   test("the noisy user's own requests run two at a time", async () => {
