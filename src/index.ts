@@ -140,7 +140,8 @@ async function tokenCommand(config: Config, args: string[]) {
 
 async function healthcheck(config: Config) {
   try {
-    const res = await fetch(`http://127.0.0.1:${config.port}/health`, { signal: AbortSignal.timeout(3000) });
+    // Readiness, not liveness: compose's `service_healthy` then means "serves requests".
+    const res = await fetch(`http://127.0.0.1:${config.port}/health/ready`, { signal: AbortSignal.timeout(3000) });
     process.exit(res.status === 200 ? 0 : 1);
   } catch {
     process.exit(1);
