@@ -5,7 +5,7 @@
 # holds nothing but that executable.
 #
 # Both base images are pinned by version. CI has no registry access, so
-# scripts/container-check.sh builds local stand-ins under these exact names; keep the two FROM
+# .ci/container-check.sh builds local stand-ins under these exact names; keep the two FROM
 # lines in this literal "FROM name:tag" form, because the script reads them from here.
 
 FROM oven/bun:1.4.5 AS build

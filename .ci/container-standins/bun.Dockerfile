@@ -1,4 +1,4 @@
-# LOCAL STAND-IN for the official oven/bun image, built by scripts/container-check.sh because CI
+# LOCAL STAND-IN for the official oven/bun image, built by .ci/container-check.sh because CI
 # reaches no image registry. Same layout as the real image: Debian bookworm slim, bun and bunx in
 # /usr/local/bin, a `bun` user (uid 1000), WORKDIR /home/bun/app, running as root by default.
 ARG BASE_IMAGE

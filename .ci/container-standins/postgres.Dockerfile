@@ -1,5 +1,5 @@
 # LOCAL STAND-IN for the official postgres:<major>-bookworm image, built by
-# scripts/container-check.sh because CI reaches no image registry. Debian's own PostgreSQL package
+# .ci/container-check.sh because CI reaches no image registry. Debian's own PostgreSQL package
 # on the same Debian base, with an entrypoint that honours the official image's interface:
 # POSTGRES_USER / POSTGRES_PASSWORD / POSTGRES_DB / POSTGRES_INITDB_ARGS /
 # POSTGRES_HOST_AUTH_METHOD / PGDATA, /docker-entrypoint-initdb.d, uid 999, port 5432.

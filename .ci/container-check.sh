@@ -2,12 +2,12 @@
 # Container check: builds the service image from ./Dockerfile, starts ./compose.yaml, smoke-tests the
 # API through the published port, measures start and stop, and tears everything down again.
 #
-#   bash scripts/container-check.sh            (from the repository root; needs root or sudo)
+#   bash .ci/container-check.sh            (from the repository root; needs root or sudo)
 #
 # No image registry is reachable here (only Debian's and npm's package registries are), so the base
 # images named in Dockerfile and compose.yaml are replaced by LOCAL STAND-INS built under the exact
 # same names: Debian via debootstrap, Bun from the npm package @oven/bun-linux-x64, PostgreSQL from
-# Debian's package (recipes in scripts/container-standins/). They are cached in the daemon's data
+# Debian's package (recipes in .ci/container-standins/). They are cached in the daemon's data
 # root between runs; everything else (containers, volumes, networks, the daemon itself, temp files)
 # is removed on exit, also on failure.
 #
@@ -29,7 +29,7 @@ fi
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 APP_DIR=$(cd "${CONTAINER_CHECK_APP_DIR:-$ROOT}" && pwd)
-STANDINS=$ROOT/scripts/container-standins
+STANDINS=$ROOT/.ci/container-standins
 CACHE_DIR=${CONTAINER_CHECK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tasks-api-container-check}
 PROJECT=tasksapicheck
 API_IMAGE=tasks-api:container-check
