@@ -1,13 +1,24 @@
 import { beforeAll, expect, test } from "bun:test";
-import { buildApp, type TestApp } from "./support/app";
+import { buildApp, newUser, type TestApp } from "./support/app";
 
 let api: TestApp;
 beforeAll(async () => {
   api = await buildApp();
 }, 30_000);
 
+const served = async (app: TestApp) => (await app.request("GET", "/openapi.json")).json();
+
 test("docs/openapi.json is the document the app serves (regenerate it with `bun run openapi`)", async () => {
-  const served = await (await api.request("GET", "/openapi.json")).json();
   const committed = await Bun.file(new URL("../docs/openapi.json", import.meta.url)).json();
-  expect(committed).toEqual(served);
+  expect(committed).toEqual(await served(api));
+});
+
+test("the served document is the same before and after the routes have answered requests", async () => {
+  const before = await served(await buildApp());
+  const user = newUser();
+  const { body } = await api.as(user, "POST", "/api/tasks", { title: "compiles every validator" });
+  for (const [method, path] of [["GET", "/api/tasks"], ["GET", `/api/tasks/${body.id}`], ["PUT", `/api/tasks/${body.id}`], ["PATCH", `/api/tasks/${body.id}`], ["DELETE", `/api/tasks/${body.id}`], ["GET", "/health"], ["GET", "/health/ready"]] as const) {
+    await api.as(user, method, path, method.startsWith("P") ? { status: "completed" } : undefined);
+  }
+  expect(await served(await buildApp())).toEqual(before);
 });

@@ -33,6 +33,11 @@ export const TaskUpdate = t.Object(
   { additionalProperties: false, minProperties: 1, error: "body must be a JSON object with at least one of title, description, status" },
 );
 
+// Response schemas say additionalProperties themselves: Elysia otherwise adds it to a schema object
+// when it first compiles a route's validator, so the OpenAPI document would change once the routes had
+// served a request.
+const closed = { additionalProperties: false } as const;
+
 export const Task = t.Object({
   id: t.Integer(),
   title: t.String(),
@@ -41,7 +46,7 @@ export const Task = t.Object({
   user_id: t.String(),
   created_at: t.String({ format: "date-time" }),
   updated_at: t.String({ format: "date-time" }),
-});
+}, closed);
 
 // Strings with patterns rather than coerced numbers: Elysia's number coercion accepts "0x10" and "1e3"
 // and loses the field name in its errors.
@@ -65,10 +70,10 @@ export const TaskListQuery = t.Object(
   { additionalProperties: false },
 );
 
-export const ErrorBody = t.Object({ detail: t.String() }, { examples: [{ detail: "Task not found" }] });
+export const ErrorBody = t.Object({ detail: t.String() }, { ...closed, examples: [{ detail: "Task not found" }] });
 export const ValidationErrorBody = t.Object({
   detail: t.Array(t.Object({ loc: t.Array(t.Union([t.String(), t.Number()])), msg: t.String(), type: t.String() })),
-});
+}, closed);
 
 export type TaskCreateInput = typeof TaskCreate.static;
 export type TaskUpdateInput = typeof TaskUpdate.static;
