@@ -2,13 +2,14 @@
 // test/openapi.test.ts fails when the committed file and the served document differ.
 import { createApp } from "../src/app";
 import { hs256Verifier } from "../src/auth/verifier";
+import { loadConfig } from "../src/config";
 import { openDatabase } from "../src/db/client";
 import { createLogger } from "../src/logger";
 
 // The document depends on the routes' schemas only; no query runs, so an empty in-memory database does.
 const database = await openDatabase({ kind: "pglite", dataDir: undefined, poolMax: 1 });
 const app = createApp({
-  config: { corsOrigins: [] },
+  config: loadConfig({}), // the defaults: the document does not depend on the environment
   database,
   verifier: hs256Verifier(crypto.randomUUID().repeat(2), {}),
   logger: createLogger({ level: "error" }, () => {}),
