@@ -1,6 +1,6 @@
 import type { Result } from "./wrk";
 
-// The Fastify + postgres.js + jose peer from issue 6, measured on the reference machine (2 cores,
+// The Fastify + postgres.js + jose peer, measured once on the reference machine (2 cores,
 // wrk -t2 -c100 -d15s). Kept as a yardstick; it is not re-measured by this script.
 export const FASTIFY: Record<string, { rps: number; p95: number } | undefined> = {
   get: { rps: 5684, p95: 28 },

@@ -96,7 +96,7 @@ export async function openDatabase(config: DatabaseConfig, limits: DatabaseLimit
     };
     const deadlineMs = limits.statementTimeoutMs > 0 && config.prepare ? limits.statementTimeoutMs + limits.connectTimeoutMs + 1000 : undefined;
     // postgres.js pipelines queries on a connection; admitting only one per connection cost a third of
-    // the throughput (issue 6: GET 23.4k -> 16.7k req/s), so DB_PIPELINE queries per connection get in.
+    // the throughput (measured: GET 23.4k -> 16.7k req/s), so DB_PIPELINE queries per connection get in.
     const guard = createGuard({ permits: config.poolMax * limits.pipeline, queueTimeoutMs: limits.queueTimeoutMs, deadlineMs, onStuck: replacePool });
     const db = drizzlePostgres(current as unknown as postgres.Sql, { schema }) as unknown as Db;
     return guarded("postgres", db, guard, () => client`select 1`, () => client.end({ timeout: 5 }));
