@@ -1,44 +1,70 @@
-// Load test: VUS virtual users (default 100) for DURATION (default 1m), each
-// looping the journey create -> list -> get -> update -> delete with THINK_TIME
-// seconds (default 0.5, jittered +-50%) between steps. Fails (exit 99) when a
-// threshold below is crossed.
+// Load gate: an open model (constant-arrival-rate). RATE journeys/s arrive for DURATION whether or
+// not the service keeps up; one journey is create -> list -> get -> update (If-Match) -> delete,
+// 5 requests. Fails (exit 99) when any operation's p95/p99 crosses its limit, when requests fail,
+// when arrivals are dropped for lack of a free VU, or when fewer journeys complete than arrived:
+// a service that needs twice the time per request falls behind the arrivals and fails on those.
+// See k6/README.md for how RATE relates to `bun run bench`.
 //
-//   BASE_URL=... BETTER_AUTH_SECRET=... VUS=100 DURATION=1m k6 run k6/load.ts
+//   BASE_URL=... BETTER_AUTH_SECRET=... RATE=150 DURATION=1m k6 run k6/load.ts
 import type { Options } from 'k6/options';
-import { distinctUsers } from './lib/auth.ts';
-import { CRUD_OPS, TREND_STATS, envBool, envNum, envStr, perOpThresholds } from './lib/config.ts';
+import { CRUD_OPS, TREND_STATS, durationSeconds, envBool, envNum, envStr, perOpThresholds } from './lib/config.ts';
 import { cleanupRun, seedTasks, startRun, taskJourney } from './lib/journey.ts';
 import type { RunData } from './lib/journey.ts';
+import { ABORT_COUNTER, CLOCK_GAUGE, MARKER_THRESHOLDS } from './lib/markers.ts';
+import { opRows } from './lib/report.ts';
+import { fmtNum } from './lib/report.ts';
+import { stat } from './lib/summary-data.ts';
 import { summaryHandler } from './lib/summary.ts';
-import type { SummaryData } from './lib/summary.ts';
+import { abortGuard, completeGuard, decide, evaluateThresholds, measuredSeconds, perSecond } from './lib/verdict.ts';
+import type { DeclaredThresholds } from './lib/verdict.ts';
 
-const VUS = envNum('VUS', 100);
+const RATE = envNum('RATE', 60);
 const DURATION = envStr('DURATION', '1m');
-const THINK_TIME = envNum('THINK_TIME', 0.5);
-/** Existing tasks per user before the run, so list reads real pages. */
+const DURATION_S = durationSeconds(DURATION);
+/** How long a journey may take before the VU pool runs dry: RATE x budget VUs, allocated up front. */
+const VU_BUDGET_S = envNum('VU_BUDGET_S', 1);
+/** The seed's floor: at least 100 users (one per VU) active at once. */
+const VUS = Math.max(envNum('USERS', 100), Math.ceil(RATE * VU_BUDGET_S));
+const THINK_TIME = envNum('THINK_TIME', 0);
 const SEED_TASKS = envNum('SEED_TASKS', 10);
 const CLEANUP = envBool('CLEANUP', true);
+const P95_MS = envNum('P95_MS', 100);
+const P99_MS = envNum('P99_MS', 250);
+const ERROR_RATE = envNum('ERROR_RATE', 0.001);
+/** Arrivals that may be dropped (no free VU), as a fraction of the planned RATE x DURATION. */
+const DROP_RATE = envNum('DROP_RATE', 0.001);
 
-// Latency objectives (ms), the same for every CRUD operation. list is held to
-// the same p95: it is one indexed, paginated query per user (limit 20).
-const P95_MS = envNum('P95_MS', 200);
-const P99_MS = envNum('P99_MS', 500);
+const PLANNED = Math.round(RATE * DURATION_S);
+const SCOPE = 'scenario:load';
+
+const thresholds: DeclaredThresholds = {
+  ...perOpThresholds(CRUD_OPS, {
+    http_req_duration: [`p(95)<${P95_MS}`, `p(99)<${P99_MS}`],
+    http_req_failed: [`rate<${ERROR_RATE}`],
+  }),
+  [`http_req_failed{${SCOPE}}`]: [`rate<${ERROR_RATE}`],
+  [`checks{${SCOPE}}`]: [`rate>${1 - ERROR_RATE}`],
+  [`dropped_iterations{${SCOPE}}`]: [`count<=${Math.floor(PLANNED * DROP_RATE)}`],
+  // Journeys that completed: a service that falls behind leaves arrivals unfinished at the end.
+  [`iterations{${SCOPE}}`]: [`count>=${Math.floor(PLANNED * 0.99)}`],
+  [`http_reqs{${SCOPE}}`]: ['count>0'],
+  [`http_req_duration{${SCOPE}}`]: [`p(95)<${P95_MS}`],
+  ...MARKER_THRESHOLDS,
+};
 
 export const options: Options = {
   scenarios: {
-    load: { executor: 'constant-vus', vus: VUS, duration: DURATION, gracefulStop: '30s' },
+    load: {
+      executor: 'constant-arrival-rate',
+      rate: RATE,
+      timeUnit: '1s',
+      duration: DURATION,
+      preAllocatedVUs: VUS,
+      maxVUs: VUS,
+      gracefulStop: '10s',
+    },
   },
-  thresholds: {
-    // Whole run, every request (journey, plus setup's seeding and teardown's cleanup).
-    http_req_duration: [`p(95)<${P95_MS}`, `p(99)<${P99_MS}`],
-    http_req_failed: ['rate<0.01'],
-    checks: ['rate>0.99'],
-    // Per operation.
-    ...perOpThresholds(CRUD_OPS, {
-      http_req_duration: [`p(95)<${P95_MS}`, `p(99)<${P99_MS}`],
-      http_req_failed: ['rate<0.01'],
-    }),
-  },
+  thresholds,
   summaryTrendStats: TREND_STATS,
   setupTimeout: '5m',
   teardownTimeout: '5m',
@@ -58,24 +84,32 @@ export function teardown(run: RunData): void {
   if (CLEANUP) cleanupRun(run, VUS);
 }
 
-const summarize = summaryHandler('load', CRUD_OPS, {
-  json: (m) => ({
-    config: { vus: VUS, duration: DURATION, think_time_s: THINK_TIME, seed_tasks: SEED_TASKS, users: distinctUsers(VUS) },
-    iterations: m.value('iterations', 'count'),
-    iterations_per_s: m.value('iterations', 'rate'),
-    http_reqs_per_s: m.value('http_reqs', 'rate'),
-  }),
-  text: (m) => [
-    `config: ${VUS} VUs for ${DURATION}, think time ${THINK_TIME}s, ${SEED_TASKS} seeded tasks per user`,
-    `throughput: ${fmt(m.value('http_reqs', 'rate'))} req/s, ${fmt(m.value('iterations', 'rate'))} journeys/s ` +
-      `(${m.value('iterations', 'count') ?? 'n/a'} journeys)`,
-  ],
+export const handleSummary = summaryHandler('load', (view, resolved) => {
+  // The verdict checks the thresholds k6 actually ran with (CLI overrides included).
+  const declared = (resolved as { thresholds?: DeclaredThresholds } | null)?.thresholds ?? thresholds;
+  const results = evaluateThresholds(view, declared);
+  const measured = measuredSeconds(view, CLOCK_GAUGE);
+  const journeys = stat(view, `iterations{${SCOPE}}`, 'count');
+  const requests = stat(view, `http_reqs{${SCOPE}}`, 'count');
+  const dropped = stat(view, `dropped_iterations{${SCOPE}}`, 'count');
+  const decision = decide(view, results, [abortGuard(view, ABORT_COUNTER), completeGuard(measured, DURATION_S)]);
+  const rates = {
+    measured_s: measured,
+    journeys,
+    dropped,
+    journeys_per_s: perSecond(journeys, measured),
+    requests_per_s: perSecond(requests, measured),
+  };
+  return {
+    decision,
+    thresholds: results,
+    ops: opRows(view, CRUD_OPS, SCOPE),
+    lines: [
+      `plan: ${RATE} journeys/s (${RATE * 5} req/s) for ${DURATION}, ${VUS} VUs allocated up front, ` +
+        `limits p95 < ${P95_MS}ms, p99 < ${P99_MS}ms per operation, errors < ${ERROR_RATE * 100}%`,
+      `measured phase: ${fmtNum(measured)}s, ${journeys ?? 'n/a'} journeys (${fmtNum(rates.journeys_per_s)}/s), ` +
+        `${fmtNum(rates.requests_per_s)} req/s, ${dropped ?? 'n/a'} dropped arrivals`,
+    ],
+    json: { plan: { rate: RATE, duration_s: DURATION_S, vus: VUS, p95_ms: P95_MS, p99_ms: P99_MS }, rates },
+  };
 });
-
-export function handleSummary(data: SummaryData): Record<string, string> {
-  return summarize(data);
-}
-
-function fmt(v: number | null): string {
-  return v === null ? 'n/a' : v.toFixed(1);
-}

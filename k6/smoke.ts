@@ -10,9 +10,16 @@ import exec from 'k6/execution';
 import * as api from './lib/api.ts';
 import type { Task } from './lib/api.ts';
 import { AUTH_MODE, forgedToken, newRunId, otherUserToken, tokenForVu } from './lib/auth.ts';
-import { CRUD_OPS, TREND_STATS, perOpThresholds } from './lib/config.ts';
+import { CRUD_OPS, TREND_STATS, envBool, perOpThresholds } from './lib/config.ts';
+import { ABORT_COUNTER, MARKER_THRESHOLDS, abortRun } from './lib/markers.ts';
+import { opRows } from './lib/report.ts';
+import { stat } from './lib/summary-data.ts';
 import { summaryHandler } from './lib/summary.ts';
-import type { SummaryData } from './lib/summary.ts';
+import { abortGuard, decide, evaluateThresholds } from './lib/verdict.ts';
+import type { DeclaredThresholds } from './lib/verdict.ts';
+
+/** SKIP_ISOLATION=true runs without the cross-user checks (one ready-made token only). */
+const SKIP_ISOLATION = envBool('SKIP_ISOLATION', false);
 
 // 0 at the start of the iteration, 1 at its end: count==1 proves the walk
 // was not cut short by an exception (which k6 logs but does not fail on).
@@ -20,11 +27,7 @@ const completed = new Counter('smoke_walk_completed');
 
 const OPS = ['health', ...CRUD_OPS];
 
-export const options: Options = {
-  scenarios: {
-    smoke: { executor: 'per-vu-iterations', vus: 1, iterations: 1, maxDuration: '2m' },
-  },
-  thresholds: {
+const thresholds: DeclaredThresholds = {
     checks: ['rate==1.0'],
     // Expected 4xx are declared per request (responseCallback), so any
     // failed request here is a real one.
@@ -32,11 +35,24 @@ export const options: Options = {
     smoke_walk_completed: ['count==1'],
     // Generous bound; mainly here so the summary has a per-op table.
     ...perOpThresholds(OPS, { http_req_duration: ['max<2000'], http_req_failed: ['rate==0'] }),
+    'http_req_duration{scenario:smoke}': ['max<2000'],
+    'http_req_failed{scenario:smoke}': ['rate==0'],
+    ...MARKER_THRESHOLDS,
+};
+
+export const options: Options = {
+  scenarios: {
+    smoke: { executor: 'per-vu-iterations', vus: 1, iterations: 1, maxDuration: '2m' },
   },
+  thresholds,
   summaryTrendStats: TREND_STATS,
 };
 
 export function setup(): { runId: string } {
+  // The isolation checks need a second user; without one the walk would prove less than it says.
+  if (otherUserToken(1, 'setup') === null && !SKIP_ISOLATION) {
+    abortRun(`smoke: TOKENS has fewer than 2 tokens (mode ${AUTH_MODE}), so the cross-user checks cannot run; add a second token or set SKIP_ISOLATION=true`);
+  }
   return { runId: newRunId() };
 }
 
@@ -134,7 +150,7 @@ export default function (data: { runId: string }): void {
   // -- isolation between users ----------------------------------------------
   const other = otherUserToken(vu, data.runId);
   if (other === null) {
-    console.warn(`smoke: TOKENS has fewer than 2 tokens (mode ${AUTH_MODE}); cross-user checks skipped`);
+    console.warn('smoke: SKIP_ISOLATION=true, cross-user checks skipped');
   } else {
     check(api.getTask(task.id, { token: other, expect: 404 }), {
       "other user's GET: 404 Task not found": notFound,
@@ -175,11 +191,21 @@ export default function (data: { runId: string }): void {
   completed.add(1);
 }
 
-const summarize = summaryHandler('smoke', OPS);
-
-export function handleSummary(data: SummaryData): Record<string, string> {
-  return summarize(data);
-}
+export const handleSummary = summaryHandler('smoke', (view, resolved) => {
+  const declared = (resolved as { thresholds?: DeclaredThresholds } | null)?.thresholds ?? thresholds;
+  const results = evaluateThresholds(view, declared);
+  const walked = stat(view, 'smoke_walk_completed', 'count');
+  const decision = decide(view, results, [
+    abortGuard(view, ABORT_COUNTER),
+    { name: 'walk reached its end', ok: walked === null ? null : walked === 1, detail: `smoke_walk_completed=${walked ?? 'n/a'}` },
+  ]);
+  return {
+    decision,
+    thresholds: results,
+    ops: opRows(view, OPS, 'scenario:smoke'),
+    lines: SKIP_ISOLATION ? ['cross-user isolation checks: skipped (SKIP_ISOLATION=true)'] : [],
+  };
+});
 
 // ---- helpers -----------------------------------------------------------------
 

@@ -8,10 +8,19 @@
 // Every request also declares the status it expects. A 4xx the test asked for
 // (401, 404, 412, 422) is then not counted in http_req_failed, and an
 // unexpected 2xx is.
+import { sleep } from 'k6';
+import crypto from 'k6/crypto';
 import http from 'k6/http';
 import type { Params, RequestBody, Response } from 'k6/http';
 import type { JSONValue } from 'k6';
-import { BASE_URL, HTTP_TIMEOUT } from './config.ts';
+import { Counter } from 'k6/metrics';
+import { BASE_URL, HTTP_TIMEOUT, envNum } from './config.ts';
+
+/** Extra attempts after a 503 or 429 (the service's "try again" answers). */
+const RETRIES = envNum('RETRIES', 2);
+/** Upper bound on one wait between attempts, whatever Retry-After says. */
+const MAX_RETRY_WAIT_S = envNum('MAX_RETRY_WAIT_S', 2);
+const retried = new Counter('http_retries');
 
 export const TASK_STATUSES = ['pending', 'in_progress', 'completed'] as const;
 export type TaskStatus = (typeof TASK_STATUSES)[number];
@@ -54,6 +63,25 @@ export interface CallOptions {
   /** Overrides the route's op tag (seed, cleanup). */
   op?: string;
   headers?: Record<string, string>;
+  /** Idempotency-Key of this action: sent on every attempt, so a retried write applies once. */
+  idempotencyKey?: string;
+}
+
+/** A random (version 4) UUID: one per write action, reused by its retries. */
+export function newIdempotencyKey(): string {
+  const b = new Uint8Array(crypto.randomBytes(16));
+  b[6] = ((b[6] ?? 0) & 0x0f) | 0x40;
+  b[8] = ((b[8] ?? 0) & 0x3f) | 0x80;
+  let hex = '';
+  for (const x of b) hex += (x < 16 ? '0' : '') + x.toString(16);
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/** Seconds to wait before attempt `attempt` (1-based): Retry-After when given, else backoff; capped. */
+function retryWait(res: Response, attempt: number): number {
+  const after = Number(header(res, 'Retry-After'));
+  const base = Number.isFinite(after) && after >= 0 ? after : 0.1 * 2 ** (attempt - 1);
+  return Math.min(MAX_RETRY_WAIT_S, base) * (0.5 + Math.random() / 2);
 }
 
 // One callback per status, created once per VU as k6 recommends for
@@ -80,6 +108,7 @@ function call(
 ): Response {
   const headers: Record<string, string> = { Accept: 'application/json', ...o.headers };
   if (o.token) headers['Authorization'] = `Bearer ${o.token}`;
+  if (o.idempotencyKey !== undefined) headers['Idempotency-Key'] = o.idempotencyKey;
   let payload: RequestBody | null = null;
   if (body !== undefined) {
     headers['Content-Type'] = 'application/json';
@@ -91,7 +120,17 @@ function call(
     timeout: HTTP_TIMEOUT,
     responseCallback: expecting(o.expect ?? defaultStatus),
   };
-  return http.request(method, `${BASE_URL}${path}`, payload, params);
+  const expected = o.expect ?? defaultStatus;
+  let res = http.request(method, `${BASE_URL}${path}`, payload, params);
+  // Each attempt stays in the metrics: a 503 that a retry fixed still counts in http_req_failed.
+  // A write is retried only with its Idempotency-Key, so the retry cannot apply it twice.
+  const safe = method === 'GET' || o.idempotencyKey !== undefined;
+  for (let attempt = 1; attempt <= RETRIES && safe && (res.status === 503 || res.status === 429) && expected !== res.status; attempt++) {
+    retried.add(1, { op: o.op ?? op });
+    sleep(retryWait(res, attempt));
+    res = http.request(method, `${BASE_URL}${path}`, payload, params);
+  }
+  return res;
 }
 
 const taskPath = (id: string): string => `/api/tasks/${encodeURIComponent(id)}`;

@@ -3,6 +3,7 @@
 import { check, sleep } from 'k6';
 import exec from 'k6/execution';
 import * as api from './api.ts';
+import { abortRun, tick } from './markers.ts';
 import { distinctUsers, newRunId, tokenForVu } from './auth.ts';
 import { BASE_URL, jittered } from './config.ts';
 
@@ -17,7 +18,7 @@ export interface RunData {
 export function startRun(): RunData {
   const res = api.ready();
   if (res.status !== 200) {
-    exec.test.abort(
+    abortRun(
       `service not ready: GET ${BASE_URL}/health/ready -> ${res.status} ${res.error || String(res.body).slice(0, 200)}`,
     );
   }
@@ -44,7 +45,7 @@ export function seedTasks(run: RunData, users: number, perUser: number): void {
         { token, op: 'seed' },
       );
       if (res.status !== 201) {
-        exec.test.abort(`seeding failed: POST /api/tasks -> ${res.status} ${String(res.body).slice(0, 200)}`);
+        abortRun(`seeding failed: POST /api/tasks -> ${res.status} ${String(res.body).slice(0, 200)}`);
       }
     }
   }
@@ -89,6 +90,7 @@ export interface JourneyResult {
  * time between steps. Returns early once create fails, as a real client would.
  */
 export function taskJourney(run: RunData, thinkTime: number): JourneyResult {
+  tick();
   const vu = exec.vu.idInTest;
   const token = tokenForVu(vu, run.runId);
   let slowestMs = 0;
@@ -104,7 +106,7 @@ export function taskJourney(run: RunData, thinkTime: number): JourneyResult {
         description: 'created by the k6 journey',
         status: 'pending',
       },
-      { token },
+      { token, idempotencyKey: api.newIdempotencyKey() },
     ),
   );
   const task = api.taskOf(created);
@@ -119,6 +121,7 @@ export function taskJourney(run: RunData, thinkTime: number): JourneyResult {
   );
   if (!createdOk || task === null) {
     sleep(jittered(thinkTime));
+    tick();
     return { ok: false, slowestMs };
   }
 
@@ -149,7 +152,7 @@ export function taskJourney(run: RunData, thinkTime: number): JourneyResult {
 
   sleep(jittered(thinkTime));
   const updated = timed(
-    api.updateTask(task.id, { title: `${task.title}:done`, status: 'completed' }, { token, ifMatch: etag }),
+    api.updateTask(task.id, { title: `${task.title}:done`, status: 'completed' }, { token, ifMatch: etag, idempotencyKey: api.newIdempotencyKey() }),
   );
   ok = check(
     updated,
@@ -161,9 +164,10 @@ export function taskJourney(run: RunData, thinkTime: number): JourneyResult {
   ) && ok;
 
   sleep(jittered(thinkTime));
-  const removed = timed(api.deleteTask(task.id, { token }));
+  const removed = timed(api.deleteTask(task.id, { token, idempotencyKey: api.newIdempotencyKey() }));
   ok = check(removed, { 'delete: 204': (r) => r.status === 204 }, { op: 'delete' }) && ok;
 
   sleep(jittered(thinkTime));
+  tick();
   return { ok, slowestMs };
 }
