@@ -58,7 +58,7 @@ const CONNECTION_CODES = new Set(["CONNECTION_CLOSED", "CONNECTION_ENDED", "CONN
 const LOST_CONNECTION_CODES = new Set(["CONNECTION_CLOSED", "CONNECTION_DESTROYED", "ECONNRESET", "EPIPE", "57P01", "57P02"]);
 
 // Drizzle wraps driver errors (DrizzleQueryError.cause), so walk the chain.
-const codesOf = (error: unknown): string[] => {
+export const codesOf = (error: unknown): string[] => {
   const codes: string[] = [];
   for (let e: any = error, depth = 0; e && depth < 5; e = e.cause, depth++) if (typeof e.code === "string") codes.push(e.code);
   return codes;

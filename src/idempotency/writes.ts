@@ -1,5 +1,5 @@
 import type { Db } from "../db/client";
-import { HttpError } from "../errors";
+import { codesOf, HttpError } from "../errors";
 import type { Logger } from "../logger";
 import { fingerprint } from "./key";
 import { deleteExpired, findAnswer, recordAnswer, type StoredAnswer } from "./store";
@@ -35,12 +35,6 @@ class KeyTaken extends Error {}
 
 const CLEANUP_EVERY_MS = 60_000;
 const CLEANUP_BATCH = 500;
-
-const codes = (error: unknown) => {
-  const found: string[] = [];
-  for (let e: any = error, depth = 0; e && depth < 5; e = e.cause, depth++) if (typeof e.code === "string") found.push(e.code);
-  return found;
-};
 
 /**
  * Write handlers with `Idempotency-Key`. The write and its answer commit in one transaction (one extra
@@ -92,7 +86,7 @@ export function idempotentWrites({ database, ttlHours, logger }: { database: Dat
           };
           const recorded = await recordAnswer(tx as unknown as Db, keyed.userId, keyed.key, stored, ttlSeconds).catch((error) => {
             // statement_timeout while waiting for the key's other request: it is still running.
-            throw codes(error).includes("57014") ? keyInProgress() : error;
+            throw codesOf(error).includes("57014") ? keyInProgress() : error;
           });
           if (!recorded) throw new KeyTaken();
           return answer;
