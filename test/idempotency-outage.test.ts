@@ -2,10 +2,10 @@
 // retries with its key through the outage and after recovery, and ends with exactly one task.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import postgres from "postgres";
-import { loadConfig } from "../src/config";
-import { openDatabase, type Database } from "../src/db/client";
-import { buildApp, newUser, SECRET, type TestApp } from "./support/app";
-import { clusterAvailable, startTempCluster, type TempCluster } from "./support/cluster";
+import type { Database } from "../src/db/client";
+import { newUser, type TestApp } from "./support/app";
+import { clusterAvailable, type TempCluster } from "./support/cluster";
+import { startClusterApp, stopClusterApp } from "./support/cluster-app";
 
 let cluster: TempCluster;
 let database: Database;
@@ -13,16 +13,11 @@ let api: TestApp;
 
 describe.skipIf(!clusterAvailable)("Idempotency-Key across a database outage", () => {
   beforeAll(async () => {
-    cluster = startTempCluster();
-    const config = loadConfig({ BETTER_AUTH_SECRET: SECRET, DATABASE_URL: cluster.url, DB_POOL_MAX: "4" });
-    database = await openDatabase(config.database, config.databaseLimits);
-    await database.migrate();
-    api = await buildApp({ database });
+    ({ cluster, database, api } = await startClusterApp());
   }, 60_000);
 
   afterAll(async () => {
-    await database?.close();
-    cluster?.destroy();
+    await stopClusterApp({ cluster, database });
   }, 30_000);
 
   test("the write commits, the answer is lost, PostgreSQL stops; retries get 503 during the outage and the stored 201 after it, and one task exists", async () => {

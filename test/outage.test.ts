@@ -5,7 +5,8 @@ import { sql } from "drizzle-orm";
 import postgres from "postgres";
 import { loadConfig } from "../src/config";
 import { openDatabase, type Database, type Db } from "../src/db/client";
-import { clusterAvailable, startTempCluster, type TempCluster } from "./support/cluster";
+import { clusterAvailable, type TempCluster } from "./support/cluster";
+import { startClusterApp, stopClusterApp } from "./support/cluster-app";
 import { expectNoLeaks } from "./support/hygiene";
 import { lockRow, waitingOnLocks } from "./support/locks";
 import { buildApp, newUser, SECRET, timedCall, tokenFor, type TestApp } from "./support/app";
@@ -30,16 +31,11 @@ async function timeUntilServing(user: string, limitMs: number) {
 
 describe.skipIf(!clusterAvailable)("database outages while serving", () => {
   beforeAll(async () => {
-    cluster = startTempCluster();
-    const config = loadConfig({ BETTER_AUTH_SECRET: SECRET, DATABASE_URL: cluster.url, DB_POOL_MAX: "4" });
-    database = await openDatabase(config.database, config.databaseLimits);
-    await database.migrate();
-    api = await buildApp({ database });
+    ({ cluster, database, api } = await startClusterApp());
   }, 60_000);
 
   afterAll(async () => {
-    await database?.close();
-    cluster?.destroy();
+    await stopClusterApp({ cluster, database });
     expectNoLeaks({ answers, logs: api?.logs.map((l) => JSON.stringify(l)) ?? [], secrets: [...tokens, cluster?.password] });
   }, 30_000);
 
