@@ -22,3 +22,18 @@ test("the served document is the same before and after the routes have answered 
   }
   expect(await served(await buildApp())).toEqual(before);
 });
+
+test("the document names the collection /api/tasks and the item /api/tasks/{id}, without a trailing slash", async () => {
+  const doc: any = await served(api);
+  expect(Object.keys(doc.paths).sort()).toEqual(["/api/tasks", "/api/tasks/{id}", "/health", "/health/ready"]);
+  expect(Object.keys(doc.paths["/api/tasks"]).sort()).toEqual(["get", "post"]);
+});
+
+test("the collection answers with and without a trailing slash", async () => {
+  const user = newUser();
+  for (const path of ["/api/tasks", "/api/tasks/"]) {
+    const { status, body } = await api.as(user, "POST", path, { title: `created at ${path}` });
+    expect(status).toBe(201);
+    expect((await api.as(user, "GET", path)).body.map((t: any) => t.id)).toContain(body.id);
+  }
+});

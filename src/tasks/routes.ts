@@ -34,7 +34,7 @@ export function taskRoutes({ database, verifier, limits, maxTasksPerUser, writes
   return new Elysia({ prefix: "/api/tasks", normalize: false, encodeSchema: false })
     .use(authPlugin(verifier))
     .use(fairShare(limits))
-    .post("/", async ({ userId, body, headers, set }) => reply(set, await writes.run(
+    .post("", async ({ userId, body, headers, set }) => reply(set, await writes.run(
       { userId, key: headers["idempotency-key"], method: "POST", path: "/api/tasks", body },
       async (db) => {
         const row = await createTask(db, userId, body, maxTasksPerUser);
@@ -42,7 +42,7 @@ export function taskRoutes({ database, verifier, limits, maxTasksPerUser, writes
       },
     )), { body: TaskCreate, headers: CreateHeaders, response: { 201: Task, ...common, 409: ErrorBody }, detail: detail("Create a task") })
 
-    .get("/", async ({ userId, query, set }) => {
+    .get("", async ({ userId, query, set }) => {
       const { rows, total } = await database.read((db) => listTasks(db, userId, {
         status: query.status,
         limit: Number(query.limit ?? 100),
