@@ -59,8 +59,6 @@ export interface Config {
   migrateOnStart: boolean;
   /** After SIGTERM, how long readiness reports 503 (so load balancers stop sending) before the listener closes. */
   shutdownDrainMs: number;
-  /** Server processes sharing the port (SO_REUSEPORT); 1 is a single process. */
-  workers: number;
   database: DatabaseConfig;
   databaseLimits: DatabaseLimits;
   fairShare: FairShareConfig;
@@ -126,7 +124,6 @@ export function loadConfig(env: Env): Config {
 
   const port = integer("PORT", 8000, 0, 65535);
   const poolMax = integer("DB_POOL_MAX", 10, 1, 1000);
-  const workers = integer("WORKERS", 1, 1, 64);
   const idempotencyKeyTtlHours = integer("IDEMPOTENCY_KEY_TTL_HOURS", 24, 24, 8760);
   const logLevel = oneOf("LOG_LEVEL", LOG_LEVELS, "info");
   const logFormat = oneOf("LOG_FORMAT", ["json", "pretty"] as const, "json");
@@ -181,9 +178,6 @@ export function loadConfig(env: Env): Config {
     return { kind: "postgres", url: raw, poolMax, prepare, ssl: sslmode as SslMode | undefined };
   })();
 
-  // PGlite is an embedded database owned by one process; several workers would open the same files.
-  if (workers > 1 && database.kind === "pglite") problems.push("WORKERS above 1 needs DATABASE_URL (the embedded database serves one process)");
-
   const auth = ((): AuthConfig => {
     let secret = get("BETTER_AUTH_SECRET");
     const betterAuthUrl = httpUrl("BETTER_AUTH_URL");
@@ -221,7 +215,6 @@ export function loadConfig(env: Env): Config {
     corsOrigins,
     migrateOnStart: migrateOnStart === "true" || migrateOnStart === "1",
     shutdownDrainMs,
-    workers,
     database,
     databaseLimits,
     fairShare,

@@ -1,5 +1,4 @@
 // Entry point: `tasks-api [serve|migrate|token|healthcheck]`. Starts and stops things; app.ts builds.
-// (`worker` is internal: one of the extra server processes that `serve` starts when WORKERS > 1.)
 import { createApp, MAX_BODY_BYTES, type App } from "./app";
 import { cachedVerifier } from "./auth/cache";
 import { parseTtl, signDevToken } from "./auth/token";
@@ -10,7 +9,6 @@ import { waitForDatabase } from "./db/startup";
 import { isDatabaseUnavailable } from "./errors";
 import { createLifecycle } from "./lifecycle";
 import { createLogger } from "./logger";
-import { startWorkers, type Workers } from "./workers";
 
 const SHUTDOWN_GRACE_MS = 10_000;
 
@@ -28,18 +26,17 @@ function readConfig(): Config {
   }
 }
 
-async function serve(config: Config, { worker = false } = {}) {
+async function serve(config: Config) {
   const started = performance.now();
   const logger = createLogger({ level: config.logLevel, format: config.logFormat });
   const lifecycle = createLifecycle();
   let app: App | undefined;
   let database: Database | undefined;
-  let workers: Workers | undefined;
 
   // Installed before anything can wait (the database, a migration lock): as PID 1 in a container a
   // signal without a handler is ignored, and the orchestrator would have to SIGKILL us.
   let stopping = false;
-  async function shutdown(signal: string, exitCode = 0) {
+  async function shutdown(signal: string) {
     if (stopping) return;
     stopping = true;
     const wasServing = lifecycle.phase === "serving";
@@ -48,8 +45,8 @@ async function serve(config: Config, { worker = false } = {}) {
     if (!wasServing) {
       // Nothing was accepted but 503s and probes; a pending connect or lock wait dies with the process
       // (PostgreSQL rolls back an unfinished migration and releases its lock).
-      await Promise.race([Promise.all([app?.stop(true), workers?.stop(), database?.close()]), Bun.sleep(500)]).catch(() => {});
-      process.exit(exitCode);
+      await Promise.race([Promise.all([app?.stop(true), database?.close()]), Bun.sleep(500)]).catch(() => {});
+      process.exit(0);
     }
     const force = setTimeout(() => {
       logger.error("in-flight requests did not finish in time; exiting");
@@ -57,15 +54,13 @@ async function serve(config: Config, { worker = false } = {}) {
     }, config.shutdownDrainMs + SHUTDOWN_GRACE_MS);
     // Readiness says 503 meanwhile, so load balancers stop sending before the listener closes.
     await Bun.sleep(config.shutdownDrainMs);
-    const workersStopped = workers?.stop() ?? Promise.resolve(true); // they drain in parallel with us
     await app?.stop(false); // stop accepting, let in-flight requests finish
     // Elysia runs after-response hooks (the request log line) in a setImmediate: let the last ones run.
     await new Promise((resolve) => setImmediate(resolve));
     await database?.close();
-    const allClean = await workersStopped;
     clearTimeout(force);
     logger.info("stopped");
-    process.exit(allClean ? exitCode : 1);
+    process.exit(0);
   }
   process.on("SIGTERM", () => void shutdown("SIGTERM"));
   process.on("SIGINT", () => void shutdown("SIGINT"));
@@ -87,35 +82,30 @@ async function serve(config: Config, { worker = false } = {}) {
   app = createApp({ config, database, verifier: cachedVerifier(verifier), logger, lifecycle });
   // Listen before the database answers: liveness (/health) is up at once, readiness and /api/* say 503.
   // Bun's own cap is a backstop for huge bodies; up to it, the app answers 413 with a JSON detail.
-  // reusePort only with several workers: otherwise a second service started on a busy port by mistake
-  // must fail, not silently share it.
+  // No reusePort: a second service started on a busy port by mistake must fail, not silently share it.
+  // One process per container; scale by running more replicas.
   try {
-    app.listen({ hostname: config.host, port: config.port, maxRequestBodySize: 16 * MAX_BODY_BYTES, reusePort: worker || config.workers > 1 });
+    app.listen({ hostname: config.host, port: config.port, maxRequestBodySize: 16 * MAX_BODY_BYTES, reusePort: false });
   } catch (error) {
     fail(`cannot listen on ${config.host}:${config.port} (HOST, PORT): ${(error as Error)?.message ?? error}`);
   }
   const url = `http://${config.host}:${app.server?.port}`;
-  logger.info("listening", { url, database: database.kind, ...(config.workers > 1 ? { pid: process.pid, worker } : {}) });
+  logger.info("listening", { url, database: database.kind });
 
   await waitForDatabase(database, { timeoutMs: config.databaseLimits.startupTimeoutMs, logger }).catch((error) => fail(error?.message ?? String(error)));
-  if (config.migrateOnStart && !worker) {
+  if (config.migrateOnStart) {
     const applied = await database.migrate().catch((error) => fail(`migrations failed: ${error?.message ?? error}`));
     logger.info("migrations applied", { applied });
   }
   if (stopping) return;
-  if (config.auth.secretGenerated && config.auth.secret && !worker) {
+  if (config.auth.secretGenerated && config.auth.secret) {
     const token = await signDevToken(config.auth.secret, "dev-user", { ttlSeconds: 24 * 3600 });
     logger.warn("BETTER_AUTH_SECRET is not set: using a throwaway secret for this run only (development). Tokens die with the process.", { dev_token_sub: "dev-user" });
     process.stdout.write(`\n  Development token (sub=dev-user, valid 24h):\n  ${token}\n\n`);
   }
 
-  // Workers get the port actually bound (PORT=0 picks one) and the throwaway development secret, if any.
-  if (config.workers > 1 && !worker) {
-    const env = { ...process.env, PORT: String(app.server?.port), ...(config.auth.secretGenerated ? { BETTER_AUTH_SECRET: config.auth.secret } : {}) };
-    workers = startWorkers(config.workers - 1, env, logger, () => void shutdown("worker lost", 1));
-  }
   lifecycle.serving();
-  logger.info("ready", { url, startup_ms: Math.round(performance.now() - started), ...(config.workers > 1 ? { pid: process.pid, worker } : {}) });
+  logger.info("ready", { url, startup_ms: Math.round(performance.now() - started) });
 }
 
 async function migrateCommand(config: Config) {
@@ -152,7 +142,6 @@ const [command = "serve", ...args] = process.argv.slice(2);
 const config = readConfig();
 switch (command) {
   case "serve": await serve(config); break;
-  case "worker": await serve(config, { worker: true }); break;
   case "migrate": await migrateCommand(config); break;
   case "token": await tokenCommand(config, args); break;
   case "healthcheck": await healthcheck(config); break;

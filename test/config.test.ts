@@ -39,17 +39,6 @@ describe("configuration", () => {
     expect(problems[0]).toStartWith(name);
   });
 
-  test("WORKERS defaults to one process and must be an integer from 1 to 64", () => {
-    expect(loadConfig({ BETTER_AUTH_SECRET: SECRET }).workers).toBe(1);
-    const url = "postgres://u@localhost/db";
-    expect(loadConfig({ BETTER_AUTH_SECRET: SECRET, DATABASE_URL: url, WORKERS: "4" }).workers).toBe(4);
-    for (const bad of ["0", "65", "two", "1.5"]) expect(problemsOf({ BETTER_AUTH_SECRET: SECRET, DATABASE_URL: url, WORKERS: bad })).toEqual(["WORKERS must be an integer from 1 to 64"]);
-  });
-
-  test("WORKERS above 1 is refused on the embedded database, which one process owns", () => {
-    expect(problemsOf({ BETTER_AUTH_SECRET: SECRET, WORKERS: "2" })).toEqual(["WORKERS above 1 needs DATABASE_URL (the embedded database serves one process)"]);
-  });
-
   test("every bad variable is reported at once", () => {
     expect(problemsOf({ PORT: "x", DB_POOL_MAX: "y", LOG_LEVEL: "z" }).length).toBe(3);
   });
