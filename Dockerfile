@@ -39,6 +39,18 @@ WORKDIR /app
 # Owned by root and not writable by the service user: the running process cannot replace itself.
 COPY --from=build /out/tasks-api /app/tasks-api
 
+# OCI annotations. version, revision and created come from the build (`docker build --build-arg
+# VERSION=$(jq -r .version package.json) --build-arg REVISION=$(git rev-parse HEAD) --build-arg
+# CREATED=$(date -u +%FT%TZ) .`); as build arguments they sit in this last stage, so a new commit
+# does not invalidate the cached compile above.
+ARG VERSION=unknown REVISION=unknown CREATED=unknown
+LABEL org.opencontainers.image.title="tasks-api" \
+      org.opencontainers.image.description="Tasks microservice: REST API on Bun and PostgreSQL, one self-contained executable" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.created="${CREATED}" \
+      org.opencontainers.image.base.name="debian:12.15-slim"
+
 USER 10001:10001
 ENV NODE_ENV=production PORT=8000 HOST=0.0.0.0
 EXPOSE 8000

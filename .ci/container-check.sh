@@ -327,9 +327,32 @@ STANDINS_S=$(since "$t")
 
 # ---------------------------------------------------------------------------------------------
 # 4. the service image, from the project's own Dockerfile
-log "docker build $APP_DIR -> $API_IMAGE"
+# The image is built from a copy of the working tree in which files that must never reach the
+# daemon are planted: .dockerignore (an allow list) has to keep every one of them out.
+PLANTED=(.npmrc .pgpass id_rsa .ssh/id_ed25519 secrets/db-password .env .env.production src/.env
+	src/secrets/token src/.npmrc drizzle/.env.local patches/id_rsa node_modules/planted/index.js
+	test/planted.txt .git/planted)
+CTX=$WORK/app
+mkdir -p "$CTX"
+tar -C "$APP_DIR" --exclude=./node_modules --exclude=./.git -c . | tar -C "$CTX" -x
+for f in "${PLANTED[@]}"; do
+	mkdir -p "$(dirname "$CTX/$f")"
+	echo "planted-secret-$RANDOM$RANDOM" >"$CTX/$f"
+done
+# What the daemon receives: a scratch build that copies the whole context out again.
+printf 'FROM scratch\nCOPY . /\n' >"$WORK/context-probe.Dockerfile"
+run_logged build-context-probe docker build -f "$WORK/context-probe.Dockerfile" --output "type=local,dest=$WORK/context-seen" "$CTX"
+CONTEXT_FILES=$(cd "$WORK/context-seen" && find . -type f | sed 's|^\./||' | sort)
+CONTEXT_LEAKS=$(for f in "${PLANTED[@]}"; do [ ! -e "$WORK/context-seen/$f" ] || echo "$f"; done)
+CONTEXT_TOP=$(cd "$WORK/context-seen" && LC_ALL=C ls -A | tr '\n' ' ' | sed 's/ $//')
+rm -rf "$WORK/context-seen"
+
+log "docker build (a copy of $APP_DIR with planted secrets) -> $API_IMAGE"
 t=$(now)
-run_logged build-api docker build --progress=plain -t "$API_IMAGE" "$APP_DIR"
+APP_VERSION=$(sed -nE 's/^[[:space:]]*"version":[[:space:]]*"([^"]+)".*/\1/p' "$APP_DIR/package.json" | head -n1)
+APP_REVISION=$(git -C "$APP_DIR" rev-parse HEAD 2>/dev/null || echo unknown)
+run_logged build-api docker build --progress=plain -t "$API_IMAGE" --build-arg "VERSION=$APP_VERSION" \
+	--build-arg "REVISION=$APP_REVISION" --build-arg "CREATED=$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$CTX"
 BUILD_S=$(since "$t")
 IMAGE_BYTES=$(docker image inspect -f '{{.Size}}' "$API_IMAGE")
 BASE_BYTES=$(docker image inspect -f '{{.Size}}' "$BASE_IMAGE")
@@ -455,6 +478,17 @@ check "'tasks-api healthcheck' exits 0 while serving" 0 "$(docker exec "$API_CID
 check "'tasks-api healthcheck' exits 1 when nothing answers" 1 "$(docker exec -e PORT=1 "$API_CID" /app/tasks-api healthcheck >/dev/null 2>&1 && echo 0 || echo $?)"
 check "database port not published" "" "$(docker port "$DB_CID")"
 check "api published on loopback only" "127.0.0.1:$API_PORT" "$(docker port "$API_CID" 8000/tcp)"
+
+# the build context and the image
+check "build context: none of the ${#PLANTED[@]} planted secrets reached the daemon" "" "$(echo $CONTEXT_LEAKS)"
+check "build context: only what the Dockerfile copies" "bun.lock bunfig.toml drizzle package.json patches src tsconfig.json" "$CONTEXT_TOP"
+check "build context: src/index.ts and the migrations are in it" yes "$(grep -qx src/index.ts <<<"$CONTEXT_FILES" && grep -q '^drizzle/.*\.sql$' <<<"$CONTEXT_FILES" && echo yes || echo no)"
+check "image label version is package.json's" "$APP_VERSION" "$(docker image inspect -f '{{ index .Config.Labels "org.opencontainers.image.version" }}' "$API_IMAGE")"
+check "image: no planted secret in any layer" 0 "$(docker image save "$API_IMAGE" | grep -ac planted-secret- || true)"
+for label in title description version revision created; do
+	check "image label org.opencontainers.image.$label is set" yes \
+		"$([ -n "$(docker image inspect -f "{{ index .Config.Labels \"org.opencontainers.image.$label\" }}" "$API_IMAGE")" ] && echo yes || echo no)"
+done
 
 # ---------------------------------------------------------------------------------------------
 # 7. stop and start: graceful SIGTERM, then a warm restart against the same database
