@@ -21,7 +21,7 @@ export async function tokenFor(sub: string | undefined, { claims = {}, header = 
 
 export interface TestApp {
   logs: Record<string, any>[];
-  /** Resolves once after-response hooks (the request log line) of finished requests have run. */
+  /** Resolves once every request made so far has written its log line (after-response hooks run late). */
   settled(): Promise<void>;
   request(method: string, path: string, options?: { token?: string; body?: unknown; headers?: Record<string, string> }): Promise<Response>;
   /** request() with a fresh token for `user`, returning status, parsed body and headers. */
@@ -31,15 +31,37 @@ export interface TestApp {
 /** The real app on the run's database, its log lines captured as parsed JSON. */
 export async function buildApp({ database, verifier, corsOrigins = [], fairShare = {}, idempotencyKeyTtlHours }: { database?: Database; verifier?: TokenVerifier | ((logger: Logger) => TokenVerifier); corsOrigins?: string[]; fairShare?: Partial<FairShareConfig>; idempotencyKeyTtlHours?: number } = {}): Promise<TestApp> {
   const logs: Record<string, any>[] = [];
-  const logger = createLogger({ level: "debug" }, (line) => logs.push(JSON.parse(line)));
+  // Every handled request ends with one "request" line, written by an after-response hook that Elysia
+  // runs after the answer: settled() waits until there are as many of those lines as requests.
+  let handled = 0;
+  let logged = 0;
+  let wake: (() => void) | undefined;
+  const logger = createLogger({ level: "debug" }, (line) => {
+    const entry = JSON.parse(line);
+    logs.push(entry);
+    if (entry.msg === "request") {
+      logged++;
+      wake?.();
+    }
+  });
+  async function settled() {
+    const until = performance.now() + 5000;
+    while (logged < handled && performance.now() < until) {
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        setTimeout(resolve, 100); // a request whose line never comes must not hang the test
+      });
+    }
+  }
   const app = createApp({
     config: { corsOrigins, fairShare: { ...DEFAULT_FAIR_SHARE, ...fairShare }, idempotencyKeyTtlHours },
     database: database ?? (await testDatabase()),
     verifier: typeof verifier === "function" ? verifier(logger) : verifier ?? hs256Verifier(SECRET, {}),
     logger,
   });
-  const request: TestApp["request"] = (method, path, { token, body, headers = {} } = {}) =>
-    app.handle(new Request(`http://localhost${path}`, {
+  const request: TestApp["request"] = (method, path, { token, body, headers = {} } = {}) => {
+    handled++;
+    return app.handle(new Request(`http://localhost${path}`, {
       method,
       headers: {
         ...(token ? { authorization: `Bearer ${token}` } : {}),
@@ -48,9 +70,10 @@ export async function buildApp({ database, verifier, corsOrigins = [], fairShare
       },
       body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
     }));
+  };
   return {
     logs,
-    settled: () => Bun.sleep(10),
+    settled,
     request,
     async as(user, method, path, body, headers) {
       const res = await request(method, path, { token: await tokenFor(user), body, headers });
