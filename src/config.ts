@@ -1,9 +1,9 @@
 // The only module that reads the environment. Everything else receives a Config.
+import { parsePostgresUrl } from "./db/url";
 export type LogLevel = "debug" | "info" | "warn" | "error";
-export type SslMode = "disable" | "allow" | "prefer" | "require" | "verify-ca" | "verify-full";
 
 export type DatabaseConfig =
-  | { kind: "postgres"; url: string; poolMax: number; prepare: boolean; ssl: SslMode | undefined }
+  | { kind: "postgres"; url: string; poolMax: number; prepare: boolean }
   | { kind: "pglite"; dataDir: string | undefined; poolMax: number }; // dataDir undefined: in memory
 
 /** How long database work may wait or run before the service gives up and answers 503. */
@@ -75,7 +75,6 @@ export class ConfigError extends Error {
 
 type Env = Record<string, string | undefined>;
 
-const SSL_MODES: SslMode[] = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"];
 const LOG_LEVELS: LogLevel[] = ["debug", "info", "warn", "error"];
 // Values that people copy from examples; a production service must not run on them.
 const PLACEHOLDER_SECRETS = /^(change[-_ ]?me|changeme|secret|your[-_].*|replace[-_].*|x+)$/i;
@@ -163,19 +162,16 @@ export function loadConfig(env: Env): Config {
       if (production) problems.push("DATABASE_URL is required when NODE_ENV=production");
       return { kind: "pglite", dataDir: get("PGLITE_DIR") ?? ".data/pglite", poolMax };
     }
-    // Never echo the value: it carries the password.
-    const url = URL.canParse(raw) ? new URL(raw) : undefined;
-    if (!url || !/^postgres(ql)?:$/.test(url.protocol) || (!url.hostname && !url.searchParams.get("host"))) {
-      problems.push("DATABASE_URL must be a postgres:// or postgresql:// URL with a host");
+    // Never echo the value: it carries the password. src/db/url.ts reads it as libpq does.
+    const parsed = parsePostgresUrl(raw);
+    if (!parsed.ok) {
+      problems.push(...parsed.problems);
       return { kind: "pglite", dataDir: undefined, poolMax };
     }
-    const sslmode = url.searchParams.get("sslmode") ?? undefined;
-    if (sslmode !== undefined && !SSL_MODES.includes(sslmode as SslMode)) {
-      problems.push(`DATABASE_URL has an unknown sslmode (use one of ${SSL_MODES.join(", ")})`);
-    }
+    const url = new URL(raw);
     // Neon's "-pooler" hosts are PgBouncer in transaction mode: named prepared statements break there.
     const prepare = preparedOverride === "auto" ? !url.hostname.includes("-pooler") : preparedOverride === "true";
-    return { kind: "postgres", url: raw, poolMax, prepare, ssl: sslmode as SslMode | undefined };
+    return { kind: "postgres", url: raw, poolMax, prepare };
   })();
 
   const auth = ((): AuthConfig => {

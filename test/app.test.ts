@@ -9,7 +9,7 @@ beforeAll(async () => {
 }, 30_000);
 
 // A real postgres.js pool pointed at a port where nothing listens: every query fails to connect.
-const unreachable = () => openDatabase({ kind: "postgres", url: "postgres://postgres:s3cret-pw@127.0.0.1:9/none", poolMax: 1, prepare: true, ssl: undefined });
+const unreachable = () => openDatabase({ kind: "postgres", url: "postgres://postgres:s3cret-pw@127.0.0.1:9/none", poolMax: 1, prepare: true, });
 
 describe("health", () => {
   test("GET /health answers 200 ok", async () => {

@@ -70,19 +70,17 @@ describe("configuration", () => {
 
   test("a Neon URL as the console gives it is accepted; -pooler hosts turn prepared statements off", () => {
     const direct = loadConfig({ BETTER_AUTH_SECRET: SECRET, DATABASE_URL: "postgresql://neondb_owner:pw@ep-cool-darkness-123456.eu-central-1.aws.neon.tech/neondb?sslmode=require&channel_binding=require" });
-    expect(direct.database).toMatchObject({ kind: "postgres", prepare: true, ssl: "require" });
+    expect(direct.database).toMatchObject({ kind: "postgres", prepare: true });
     const pooled = loadConfig({ BETTER_AUTH_SECRET: SECRET, DATABASE_URL: "postgresql://neondb_owner:pw@ep-cool-darkness-123456-pooler.eu-central-1.aws.neon.tech/neondb?sslmode=require&channel_binding=require" });
     expect(pooled.database).toMatchObject({ kind: "postgres", prepare: false });
     const forced = loadConfig({ BETTER_AUTH_SECRET: SECRET, DATABASE_URL: "postgres://u@pgbouncer.internal/db", DB_PREPARE: "false" });
     expect(forced.database).toMatchObject({ prepare: false });
   });
 
-  test("libpq-only URL parameters are not forwarded to the server as settings", () => {
-    const { url, options } = postgresOptions({ kind: "postgres", url: "postgresql://u:p@ep-x-pooler.neon.tech/neondb?sslmode=require&channel_binding=require&application_name=x", poolMax: 3, prepare: false, ssl: "require" });
-    expect(url).not.toContain("channel_binding");
-    expect(url).not.toContain("sslmode");
-    expect(url).toContain("application_name=x");
-    expect(options).toMatchObject({ ssl: "require", prepare: false, max: 3 });
+  test("libpq-only URL parameters become driver options, not server settings", () => {
+    const options = postgresOptions({ kind: "postgres", url: "postgresql://u:p@ep-x-pooler.neon.tech/neondb?sslmode=require&channel_binding=require&application_name=x", poolMax: 3, prepare: false });
+    expect(options).toMatchObject({ host: "ep-x-pooler.neon.tech", database: "neondb", ssl: "require", channel_binding: "require", prepare: false, max: 3 });
+    expect(options.connection).toEqual({ application_name: "x" });
   });
 });
 
@@ -96,6 +94,8 @@ describe("startup errors in a real process", () => {
   test.each([
     ["DATABASE_URL", { DATABASE_URL: "mysql://root:hunter2-secret@db/x", BETTER_AUTH_SECRET: SECRET }],
     ["DATABASE_URL", { ...valid, DATABASE_URL: "postgres://tasks:hunter2-secret@db/x?sslmode=sometimes" }],
+    ["sslrootcert", { ...valid, DATABASE_URL: "postgres://tasks:hunter2-secret@db/x?sslmode=verify-full&sslrootcert=/nonexistent/ca.pem" }],
+    ["search_path", { ...valid, DATABASE_URL: "postgres://tasks:hunter2-secret@db/x?search_path=tasks" }],
     ["DB_POOL_MAX", { DB_POOL_MAX: "lots", BETTER_AUTH_SECRET: SECRET }],
     ["BETTER_AUTH_SECRET", { NODE_ENV: "production", DATABASE_URL: "postgres://u:hunter2-secret@127.0.0.1/x", BETTER_AUTH_SECRET: "too-short" }],
     ["BETTER_AUTH_SECRET", { NODE_ENV: "production", DATABASE_URL: "postgres://u:hunter2-secret@127.0.0.1/x" }],

@@ -58,7 +58,7 @@ describe("migrations", () => {
 
   test.skipIf(withoutPostgres)("replicas migrating one fresh database at once apply each migration exactly once", async () => {
     const fresh = await createFreshDatabase("tasks_migrate");
-    const replicas = await Promise.all([1, 2, 3].map(() => openDatabase({ kind: "postgres", url: fresh.url, poolMax: 2, prepare: true, ssl: undefined })));
+    const replicas = await Promise.all([1, 2, 3].map(() => openDatabase({ kind: "postgres", url: fresh.url, poolMax: 2, prepare: true, })));
     try {
       const applied = await Promise.all(replicas.map((r) => r.migrate()));
       const migrations = (await Bun.file(`${import.meta.dir}/../drizzle/meta/_journal.json`).json()).entries.length;
@@ -73,10 +73,10 @@ describe("migrations", () => {
 });
 
 describe.skipIf(withoutPostgres)("Neon-style connection URLs against the real server", () => {
-  test("sslmode and channel_binding parameters, as Neon's console writes them, connect", async () => {
+  test("sslmode and channel_binding at prefer connect in plain text to a server without TLS, as libpq does", async () => {
     const url = new URL(process.env.TEST_DATABASE_URL!);
-    url.searchParams.set("sslmode", "disable"); // the local server has no TLS; Neon's URLs say require
-    url.searchParams.set("channel_binding", "require");
+    url.searchParams.set("sslmode", "prefer"); // the local server has no TLS; test/tls.test.ts covers require
+    url.searchParams.set("channel_binding", "prefer");
     const config = loadConfig({ BETTER_AUTH_SECRET: SECRET, DATABASE_URL: url.toString() });
     const database = await openDatabase(config.database);
     try {
@@ -88,7 +88,7 @@ describe.skipIf(withoutPostgres)("Neon-style connection URLs against the real se
 
   test("with prepared statements off (PgBouncer transaction mode), the whole API works", async () => {
     const fresh = await createFreshDatabase("tasks_noprepare");
-    const database = await openDatabase({ kind: "postgres", url: fresh.url, poolMax: 2, prepare: false, ssl: undefined });
+    const database = await openDatabase({ kind: "postgres", url: fresh.url, poolMax: 2, prepare: false, });
     try {
       await database.migrate();
       const api = await buildApp({ database });

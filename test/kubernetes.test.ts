@@ -48,7 +48,7 @@ for (const dir of ["deploy/kubernetes/base", "deploy/kubernetes/overlays/neon"])
       expect(api.resources.requests && api.resources.limits).toBeTruthy();
       // The values the pod will run with are accepted by the service's own configuration.
       const plain = Object.fromEntries(Object.entries(env).filter(([, v]) => !(v as string).startsWith("secret:")));
-      const config = loadConfig({ ...plain, DATABASE_URL: "postgresql://u:p@ep-x-pooler.example.com/neondb?sslmode=verify-full", BETTER_AUTH_SECRET: "k".repeat(48) } as Record<string, string>);
+      const config = loadConfig({ ...plain, DATABASE_URL: "postgresql://u:p@ep-x-pooler.example.com/neondb?sslmode=verify-full&sslrootcert=system", BETTER_AUTH_SECRET: "k".repeat(48) } as Record<string, string>);
       expect(config.migrateOnStart).toBe(false);
       const hpa = objects.find((o) => o.kind === "HorizontalPodAutoscaler")!;
       expect(hpa.spec.minReplicas).toBeLessThanOrEqual(deployment.spec.replicas);

@@ -27,7 +27,7 @@ describe.skipIf(!adminUrl)("readiness against a real PostgreSQL", () => {
   let admin: postgres.Sql;
   beforeAll(async () => {
     fresh = await createFreshDatabase("tasks_ready");
-    database = await openDatabase({ kind: "postgres", url: fresh.url, poolMax: 4, prepare: true, ssl: undefined });
+    database = await openDatabase({ kind: "postgres", url: fresh.url, poolMax: 4, prepare: true, });
     api = await buildApp({ database });
     admin = postgres(adminUrl!, { max: 1, onnotice: () => {} });
   });
@@ -87,7 +87,7 @@ describe.skipIf(!adminUrl)("readiness against a real PostgreSQL", () => {
   }, 20_000);
 
   test("an unreachable database is 503 unreachable", async () => {
-    const gone = await openDatabase({ kind: "postgres", url: `${adminUrl!.replace(/:\d+\//, ":1/")}`, poolMax: 1, prepare: true, ssl: undefined });
+    const gone = await openDatabase({ kind: "postgres", url: `${adminUrl!.replace(/:\d+\//, ":1/")}`, poolMax: 1, prepare: true, });
     try {
       const down = await buildApp({ database: gone });
       expect(await probe(down)).toEqual({ status: 503, body: { status: "unavailable", database: "unreachable" } });

@@ -36,7 +36,7 @@ export function testDatabase(): Promise<Database> {
     }
     const fresh = await createFreshDatabase();
     dropDatabase = fresh.drop;
-    const db = await openDatabase({ kind: "postgres", url: fresh.url, poolMax: 10, prepare: true, ssl: undefined });
+    const db = await openDatabase({ kind: "postgres", url: fresh.url, poolMax: 10, prepare: true, });
     await db.migrate();
     return db;
   })();

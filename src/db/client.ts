@@ -1,10 +1,12 @@
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
+import { checkServerIdentity, type PeerCertificate } from "node:tls";
 import postgres from "postgres";
 import { DEFAULT_DATABASE_LIMITS, type DatabaseConfig, type DatabaseLimits } from "../config";
 import { createGuard, type DbGuard } from "./admission";
 import { migrate } from "./migrate";
 import * as schema from "./schema";
+import { parsePostgresUrl, type PostgresTarget } from "./url";
 
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
 
@@ -37,46 +39,62 @@ function guarded(kind: DatabaseConfig["kind"], db: Db, guard: DbGuard, ping: () 
   };
 }
 
-// libpq options that Neon's console puts in its URLs. postgres.js would forward any URL parameter it
-// does not know to the server as a run-time setting, and PostgreSQL rejects `channel_binding`.
-const CLIENT_ONLY_PARAMS = ["sslmode", "channel_binding", "sslrootcert", "sslcert", "sslkey", "sslnegotiation", "connect_timeout", "target_session_attrs", "gssencmode", "pgbouncer"];
-
+/**
+ * The driver's options for DATABASE_URL as libpq reads it (src/db/url.ts): nothing in the URL is dropped,
+ * and nothing reaches the server as a setting unless libpq would send it too.
+ */
 export function postgresOptions(config: Extract<DatabaseConfig, { kind: "postgres" }>, limits: DatabaseLimits = DEFAULT_DATABASE_LIMITS) {
-  const url = new URL(config.url);
-  for (const name of CLIENT_ONLY_PARAMS) url.searchParams.delete(name);
-  // "require" in libpq means encrypt without verifying the certificate; verify-* verify it.
-  const ssl = config.ssl === undefined || config.ssl === "disable" ? false
-    : config.ssl === "verify-ca" || config.ssl === "verify-full" ? ("verify-full" as const)
-    : config.ssl === "require" ? ("require" as const) : ("prefer" as const);
+  const parsed = parsePostgresUrl(config.url);
+  if (!parsed.ok) throw new Error(parsed.problems.join("; "));
+  const target = parsed.target;
   return {
-    url: url.toString(),
-    options: {
-      max: config.poolMax,
-      prepare: config.prepare,
-      ssl,
-      connect_timeout: limits.connectTimeoutMs / 1000,
-      // postgres.js waits 3^n/100 s (up to 20 s) before reconnecting after n failed attempts, so after a
-      // long outage the service would stay down for seconds once the database is back. Cap it at 1 s.
-      backoff: (retries: number) => Math.min(0.05 * 2 ** retries, 1) * (0.5 + Math.random() / 2),
-      idle_timeout: 60,
-      max_lifetime: 60 * 30,
-      onnotice: () => {},
-      // The server cancels a statement that runs too long (and rolls its write back), so no query holds
-      // a connection forever. PgBouncer (prepare off) refuses unknown startup parameters: set it on the role there.
-      connection: {
-        application_name: "tasks-api",
-        ...(limits.statementTimeoutMs > 0 && config.prepare ? { statement_timeout: limits.statementTimeoutMs } : {}),
-      },
+    host: target.host,
+    port: target.port,
+    ...(target.socketDir ? { path: `${target.socketDir}/.s.PGSQL.${target.port}` } : {}),
+    database: target.database,
+    ...(target.user ? { username: target.user } : {}),
+    pass: target.password,
+    ssl: tlsOptions(target),
+    channel_binding: target.channelBinding,
+    max: config.poolMax,
+    prepare: config.prepare,
+    connect_timeout: limits.connectTimeoutMs / 1000,
+    // postgres.js waits 3^n/100 s (up to 20 s) before reconnecting after n failed attempts, so after a
+    // long outage the service would stay down for seconds once the database is back. Cap it at 1 s.
+    backoff: (retries: number) => Math.min(0.05 * 2 ** retries, 1) * (0.5 + Math.random() / 2),
+    idle_timeout: 60,
+    max_lifetime: 60 * 30,
+    onnotice: () => {},
+    // The server cancels a statement that runs too long (and rolls its write back), so no query holds
+    // a connection forever. PgBouncer (prepare off) refuses unknown startup parameters: set it on the role there.
+    connection: {
+      application_name: "tasks-api",
+      ...target.startup,
+      ...(limits.statementTimeoutMs > 0 && config.prepare ? { statement_timeout: limits.statementTimeoutMs } : {}),
     },
+  };
+}
+
+// sslmode in postgres.js terms. Without roots nothing is verified (require, prefer, allow); with them the
+// chain is (libpq does so even for require), and verify-full also checks the host name.
+function tlsOptions(target: PostgresTarget) {
+  if (target.sslmode === "disable") return false as const;
+  const mode = target.sslmode as "allow" | "prefer" | "require" | "verify-ca" | "verify-full";
+  if (target.verify === "none") return mode as "allow" | "prefer" | "require";
+  return {
+    sslmode: mode,
+    ca: target.ca,
+    rejectUnauthorized: true,
+    checkServerIdentity: target.verify === "full" ? (_: string, cert: PeerCertificate) => checkServerIdentity(target.host, cert) : () => undefined,
   };
 }
 
 export async function openDatabase(config: DatabaseConfig, limits: DatabaseLimits = DEFAULT_DATABASE_LIMITS): Promise<Database> {
   if (config.kind === "postgres") {
-    const { url, options } = postgresOptions(config, limits);
+    const options = postgresOptions(config, limits);
     // drizzle() installs its type parsers on the client it is given, so every client goes through it.
     const open = () => {
-      const client = postgres(url, options);
+      const client = postgres(options);
       drizzlePostgres(client, { schema });
       return client;
     };
