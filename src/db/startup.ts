@@ -1,4 +1,4 @@
-import { isDatabaseUnavailable } from "../errors";
+import { codesOf, isDatabaseUnavailable } from "../errors";
 import type { Logger } from "../logger";
 import type { Database } from "./client";
 
@@ -15,7 +15,7 @@ export async function waitForDatabase(database: Database, { timeoutMs, logger }:
       if (attempt > 1) logger.info("database reachable", { attempt });
       return;
     } catch (error) {
-      if (!isDatabaseUnavailable(error)) throw error;
+      if (refusedForGood(error) || !isDatabaseUnavailable(error)) throw new Error(`DATABASE_URL: ${describe(error)}`);
       const left = deadline - performance.now();
       const reason = (error as Error)?.message ?? String(error);
       if (left <= 0) throw new Error(`database unreachable after ${timeoutMs} ms (DB_STARTUP_TIMEOUT_MS), last error: ${reason}`);
@@ -24,3 +24,16 @@ export async function waitForDatabase(database: Database, { timeoutMs, logger }:
     }
   }
 }
+
+// The server's own words (a wrong password names the user, never the password) and the code.
+function describe(error: unknown): string {
+  const message = ((error as Error)?.message ?? String(error)).replace(/^[A-Z_]+: /, "");
+  const code = codesOf(error)[0];
+  return code && !message.includes(code) ? `${message} (${/^[0-9A-Z]{5}$/.test(code) ? `SQLSTATE ${code}` : code})` : message;
+}
+
+// A protocol violation is usually a connection cut halfway, worth waiting for; during authentication it
+// is a refusal (a SCRAM channel binding check failed: a man in the middle; PgBouncer's "SASL
+// authentication failed": a wrong password) that waiting cannot fix.
+const refusedForGood = (error: unknown) =>
+  codesOf(error).includes("08P01") && /SCRAM|SASL|channel binding|authentication/i.test((error as Error)?.message ?? "");
