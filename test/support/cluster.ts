@@ -16,7 +16,12 @@ export const clusterAvailable = BIN !== undefined && (!asRoot || Bun.spawnSync([
 
 export interface TempCluster {
   url: string;
+  port: number;
+  /** its folder: the Unix socket is there */
+  dir: string;
   password: string;
+  /** Runs SQL as postgres over the Unix socket (psql), returns its output. */
+  psql(sql: string): string;
   /** Starts the server and returns once it accepts connections. */
   start(): void;
   /** `immediate` is a crash-like stop: every backend is killed without a checkpoint. */
@@ -25,9 +30,10 @@ export interface TempCluster {
   destroy(): void;
 }
 
-function run(args: string[], what: string) {
-  const result = Bun.spawnSync([...(asRoot ? ["runuser", "-u", "postgres", "--"] : []), ...args], { stdout: "pipe", stderr: "pipe", timeout: 60_000 });
+function run(args: string[], what: string, env?: Record<string, string>) {
+  const result = Bun.spawnSync([...(asRoot ? ["runuser", "-u", "postgres", "--"] : []), ...args], { stdout: "pipe", stderr: "pipe", timeout: 60_000, env: { ...process.env, ...env } });
   if (result.exitCode !== 0) throw new Error(`${what} failed: ${result.stderr.toString()}${result.stdout.toString()}`);
+  return result.stdout.toString();
 }
 
 // Backstop: a test run that ends halfway (an exception, Ctrl-C, a CI timeout) must not leave servers behind.
@@ -48,8 +54,11 @@ export function freePort(): number {
   return port;
 }
 
-/** initdb (password authentication, so tests can check the password never leaks) and start it. */
-export function startTempCluster(): TempCluster {
+/**
+ * initdb (password authentication, so tests can check the password never leaks) and start it.
+ * `configure` may change the data folder (postgresql.conf, pg_hba.conf, certificates) before the first start.
+ */
+export function startTempCluster({ configure }: { configure?: (data: string) => void } = {}): TempCluster {
   if (!BIN) throw new Error("no PostgreSQL binaries under /usr/lib/postgresql");
   const dir = mkdtempSync(join(tmpdir(), "tasks-pg-"));
   const data = join(dir, "data");
@@ -69,8 +78,14 @@ export function startTempCluster(): TempCluster {
     writeFileSync(join(dir, "pwfile"), password + "\n");
     if (asRoot) Bun.spawnSync(["chown", "-R", "postgres", dir]);
     run([join(BIN, "initdb"), "-D", data, "-U", "postgres", "-A", "scram-sha-256", `--pwfile=${join(dir, "pwfile")}`, "--no-sync", "--no-instructions"], "initdb");
+    if (configure) {
+      configure(data);
+      if (asRoot) Bun.spawnSync(["chown", "-R", "postgres", dir]);
+    }
     const cluster: TempCluster = {
       url: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`,
+      port,
+      dir,
       password,
       start() {
         run([join(BIN, "pg_ctl"), "-D", data, "-l", join(dir, "log"), "-w", "-t", "60", "-o", `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`, "start"], "pg_ctl start");
@@ -81,6 +96,7 @@ export function startTempCluster(): TempCluster {
         running = false;
       },
       destroy,
+      psql: (sql) => run([join(BIN, "psql"), "-h", dir, "-p", String(port), "-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-Atc", sql], "psql", { PGPASSWORD: password }),
     };
     cluster.start();
     return cluster;
