@@ -6,7 +6,7 @@ import { verifierFromConfig } from "./auth/from-config";
 import { ConfigError, loadConfig, type Config } from "./config";
 import { openDatabase, type Database } from "./db/client";
 import { waitForDatabase } from "./db/startup";
-import { isDatabaseUnavailable } from "./errors";
+import { isDatabaseUnavailable } from "./db/sqlstate";
 import { createLifecycle } from "./lifecycle";
 import { createLogger } from "./logger";
 

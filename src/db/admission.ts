@@ -1,4 +1,5 @@
-import { DatabaseBusyError, DatabaseStuckError, isConnectionLost } from "../errors";
+import { DatabaseBusyError, DatabaseStuckError } from "../errors";
+import { isConnectionLost } from "./sqlstate";
 
 const RETRY_PAUSE_MS = 25;
 

@@ -1,4 +1,4 @@
-import { codesOf, isDatabaseUnavailable } from "../errors";
+import { codesOf, isDatabaseUnavailable } from "./sqlstate";
 import type { Logger } from "../logger";
 import type { Database } from "./client";
 

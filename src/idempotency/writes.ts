@@ -1,5 +1,6 @@
 import type { Db } from "../db/client";
-import { codesOf, HttpError } from "../errors";
+import { codesOf } from "../db/sqlstate";
+import { HttpError } from "../errors";
 import type { Logger } from "../logger";
 import { fingerprint } from "./key";
 import { deleteExpired, findAnswer, recordAnswer, type StoredAnswer } from "./store";
