@@ -5,6 +5,7 @@ import { authenticate } from "./auth/plugin";
 import type { TokenVerifier } from "./auth/verifier";
 import type { Config } from "./config";
 import type { Database } from "./db/client";
+import { elysiaConfig } from "./elysia-config";
 import { errorResponse } from "./error-response";
 import { AuthError, HttpError } from "./errors";
 import { healthRoutes } from "./health/routes";
@@ -28,19 +29,13 @@ const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 const utf8 = new TextDecoder();
 
-const pathOf = (url: string) => {
-  const start = url.indexOf("/", url.indexOf("//") + 2);
-  const query = url.indexOf("?", start);
-  return query === -1 ? url.slice(start) : url.slice(start, query);
-};
-
 /**
  * `*` is the literal wildcard, which browsers never combine with credentials; a list is matched
  * exactly (a function, because the plugin's own lookup also matches names like "constructor").
  * "null" (sandboxed frames, file://) is never echoed: it is no origin one can list.
  */
 function corsFor(origins: string[]) {
-  if (origins.length === 0) return new Elysia({ name: "no-cors" });
+  if (origins.length === 0) return new Elysia({ ...elysiaConfig, name: "no-cors" });
   const any = origins.includes("*");
   const listed = new Set(origins.filter((o) => o !== "null"));
   return cors({
@@ -59,12 +54,7 @@ export function createApp({ config, database, verifier, logger, lifecycle = crea
   const state = new WeakMap<Request, RequestState>();
   const requestId = (request: Request) => state.get(request)?.id ?? "";
 
-  // normalize: false, so unknown fields are rejected (422) rather than silently dropped.
-  // encodeSchema: false: responses are still checked against their schema, but not also run through
-  // TypeBox's Encode (t.Integer is a transform), which cost ~8% of the CPU of a 20-task list.
-  // standardHostname: false: Elysia otherwise finds the path at url.indexOf("/", 11), assuming a host of
-  // at least four characters, so `Host: a` with `/zz/api/tasks` ran /api/tasks (docs/development.md).
-  return new Elysia({ normalize: false, encodeSchema: false, handler: { standardHostname: false } })
+  return new Elysia(elysiaConfig)
     .onRequest(({ request, set }) => {
       const given = request.headers.get("x-request-id");
       const id = given && SANE_REQUEST_ID.test(given) ? given : crypto.randomUUID();
@@ -75,10 +65,10 @@ export function createApp({ config, database, verifier, logger, lifecycle = crea
       }
     })
     // Our own body reader: the 64 KiB limit holds whether or not the client sent Content-Length.
-    .onParse(async ({ request, contentType }) => {
+    .onParse(async ({ request, path, contentType }) => {
       // Every /api route needs a token: check it before the body is read, so an anonymous client can
       // neither make us buffer a body nor learn from a 422 what a route accepts.
-      if (pathOf(request.url).startsWith("/api/")) await authenticate(verifier, request);
+      if (path.startsWith("/api/")) await authenticate(verifier, request);
       const bytes = await request.arrayBuffer();
       if (bytes.byteLength > MAX_BODY_BYTES) throw new HttpError(413, `Request body is larger than ${MAX_BODY_BYTES} bytes`);
       const text = utf8.decode(bytes);
@@ -103,12 +93,11 @@ export function createApp({ config, database, verifier, logger, lifecycle = crea
       Object.assign(set.headers, headers);
       return body;
     })
-    .onAfterResponse(({ request, set, ...context }) => {
+    .onAfterResponse(({ request, path, set, ...context }) => {
       const s = state.get(request);
       if (!s) return;
       const userId = (context as { userId?: string }).userId;
       // Health probes arrive every few seconds from orchestrators; keep them out of info logs.
-      const path = pathOf(request.url);
       const log = s.authFailure !== undefined ? logger.warn : path.startsWith("/health") ? logger.debug : logger.info;
       log("request", {
         request_id: s.id, method: request.method, path, status: set.status,

@@ -22,8 +22,9 @@ const RETRIES = envNum('RETRIES', 2);
 const MAX_RETRY_WAIT_S = envNum('MAX_RETRY_WAIT_S', 2);
 const retried = new Counter('http_retries');
 
-export const TASK_STATUSES = ['pending', 'in_progress', 'completed'] as const;
-export type TaskStatus = (typeof TASK_STATUSES)[number];
+// The service's own definition; k6 runs from the repository root, so the file is at hand.
+import { TASK_STATUSES, type TaskStatus } from '../../src/tasks/constants.ts';
+export { TASK_STATUSES, type TaskStatus };
 
 export interface Task {
   id: string;

@@ -1,4 +1,5 @@
 import { Elysia } from "elysia";
+import { elysiaConfig } from "../elysia-config";
 import { AuthError } from "../errors";
 import type { TokenVerifier } from "./verifier";
 
@@ -27,5 +28,5 @@ export function authenticate(verifier: TokenVerifier, request: Request): Promise
 export function authPlugin(verifier: TokenVerifier) {
   // derive, not resolve: it runs before validation, so a caller without a valid token learns nothing
   // about the route's inputs. The raw header, because a route's `headers` schema strips unknown ones.
-  return new Elysia({ name: "auth" }).derive({ as: "scoped" }, ({ request }) => authenticate(verifier, request));
+  return new Elysia({ ...elysiaConfig, name: "auth", seed: verifier }).derive({ as: "scoped" }, ({ request }) => authenticate(verifier, request));
 }

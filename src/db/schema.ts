@@ -1,8 +1,8 @@
 import { sql } from "drizzle-orm";
 import { bigint, check, index, integer, pgTable, text, timestamp, varchar } from "drizzle-orm/pg-core";
+import { DEFAULT_STATUS, TASK_STATUSES } from "../tasks/constants";
 
-export const TASK_STATUSES = ["pending", "in_progress", "completed"] as const;
-export type TaskStatus = (typeof TASK_STATUSES)[number];
+const quotedStatuses = sql.raw(TASK_STATUSES.map((s) => `'${s}'`).join(", "));
 
 export const tasks = pgTable(
   "tasks",
@@ -10,7 +10,7 @@ export const tasks = pgTable(
     id: bigint("id", { mode: "number" }).primaryKey().generatedAlwaysAsIdentity(),
     title: varchar("title", { length: 255 }).notNull(),
     description: text("description"),
-    status: varchar("status", { length: 16, enum: TASK_STATUSES }).notNull().default("pending"),
+    status: varchar("status", { length: 16, enum: TASK_STATUSES }).notNull().default(DEFAULT_STATUS),
     userId: varchar("user_id", { length: 255 }).notNull(),
     // Bumped by every update; the ETag is id + version, so If-Match is one indexed comparison.
     version: integer("version").notNull().default(1),
@@ -18,7 +18,7 @@ export const tasks = pgTable(
     updatedAt: timestamp("updated_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
   },
   (table) => [
-    check("tasks_status_check", sql`${table.status} in ('pending', 'in_progress', 'completed')`),
+    check("tasks_status_check", sql`${table.status} in (${quotedStatuses})`),
     // "This user's tasks, newest first", with and without a status filter, read in index order (no sort).
     index("tasks_user_created_idx").on(table.userId, table.createdAt.desc().nullsFirst(), table.id.desc().nullsFirst()),
     index("tasks_user_status_created_idx").on(table.userId, table.status, table.createdAt.desc().nullsFirst(), table.id.desc().nullsFirst()),

@@ -1,21 +1,22 @@
-import { Elysia, t } from "elysia";
+import { Elysia, t, type PreContext } from "elysia";
 import type { Database } from "../db/client";
+import { elysiaConfig } from "../elysia-config";
 import { databaseUnavailable } from "../errors";
 import type { Lifecycle } from "../lifecycle";
 import type { Logger } from "../logger";
 import { cachedCheck, checkDatabase } from "./readiness";
 
-const isApi = (url: string) => {
-  const path = url.indexOf("/", url.indexOf("//") + 2);
-  return url.startsWith("/api", path) && (url.length === path + 4 || "/?".includes(url[path + 4]!));
-};
+// Elysia sets `path` on the context of every hook, onRequest's included, but does not declare it there.
+type RequestContext = PreContext & { path: string };
+const isApi = (path: string) => path === "/api" || path.startsWith("/api/");
 
 /** Liveness, readiness, and the gate that keeps /api/* at 503 until the database is ready. */
 export function healthRoutes({ database, lifecycle, logger }: { database: Database; lifecycle: Lifecycle; logger: Logger }) {
   const databaseState = cachedCheck(() => checkDatabase(database), logger);
-  return new Elysia({ name: "health" })
-    .onRequest(({ request, set }) => {
-      if (lifecycle.phase === "starting" && isApi(request.url)) throw databaseUnavailable();
+  return new Elysia({ ...elysiaConfig, name: "health" })
+    .onRequest((context) => {
+      const { path, set } = context as RequestContext;
+      if (lifecycle.phase === "starting" && isApi(path)) throw databaseUnavailable();
       // Keep-alive clients (a load balancer's pooled connections) reconnect elsewhere before the listener closes.
       if (lifecycle.phase === "draining") set.headers.connection = "close";
     })

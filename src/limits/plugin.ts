@@ -1,5 +1,6 @@
 import { Elysia } from "elysia";
 import type { FairShareConfig } from "../config";
+import { elysiaConfig } from "../elysia-config";
 import { HttpError } from "../errors";
 import { RateLimiter } from "./rate-limit";
 import { QueueTimeoutError, UserQueue } from "./user-queue";
@@ -26,7 +27,7 @@ export const tooManyRequests = (headers: Record<string, string>) => new HttpErro
  */
 export function fairShare(limits: Limits) {
   const held = new WeakMap<Request, () => void>();
-  return new Elysia({ name: "fair-share", seed: limits })
+  return new Elysia({ ...elysiaConfig, name: "fair-share", seed: limits })
     .derive({ as: "scoped" }, async (context) => {
       const { userId } = context as { userId?: string };
       if (userId === undefined) return {};

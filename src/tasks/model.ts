@@ -1,8 +1,14 @@
+import type { TLiteral } from "@sinclair/typebox";
 import { t } from "elysia";
-import { TASK_STATUSES, type TaskRow } from "../db/schema";
+import type { TaskRow } from "../db/schema";
+import { LIST_DEFAULTS, SORTS, TASK_STATUSES, type Sort } from "./constants";
 
 // Literal unions, not t.UnionEnum: an optional UnionEnum silently defaults to its first value.
-export const TaskStatus = t.Union([t.Literal("pending"), t.Literal("in_progress"), t.Literal("completed")], {
+// A tuple type, so the union's static type is the values' union (an array type would make it never).
+const literals = <const T extends readonly string[]>(values: T) =>
+  values.map((value) => t.Literal(value)) as { -readonly [K in keyof T]: TLiteral<T[K]> };
+
+export const TaskStatus = t.Union(literals(TASK_STATUSES), {
   error: `status must be one of ${TASK_STATUSES.join(", ")}`,
 });
 
@@ -54,18 +60,12 @@ export const TaskIdParams = t.Object({
   id: t.String({ pattern: "^[1-9][0-9]{0,14}$", error: "id must be a positive integer (at most 15 digits)", examples: ["42"] }),
 });
 
-export const SORTS = ["created_at", "-created_at", "updated_at", "-updated_at", "title", "-title"] as const;
-export type Sort = (typeof SORTS)[number];
-
 export const TaskListQuery = t.Object(
   {
     status: t.Optional(TaskStatus),
-    limit: t.Optional(t.String({ pattern: "^(?:[1-9][0-9]?|[1-4][0-9]{2}|500)$", error: "limit must be an integer from 1 to 500", default: "100" })),
-    offset: t.Optional(t.String({ pattern: "^(?:0|[1-9][0-9]{0,8})$", error: "offset must be an integer from 0 to 999999999", default: "0" })),
-    sort: t.Optional(t.Union(
-      [t.Literal("created_at"), t.Literal("-created_at"), t.Literal("updated_at"), t.Literal("-updated_at"), t.Literal("title"), t.Literal("-title")],
-      { error: `sort must be one of ${SORTS.join(", ")}` },
-    )),
+    limit: t.Optional(t.String({ pattern: "^(?:[1-9][0-9]?|[1-4][0-9]{2}|500)$", error: "limit must be an integer from 1 to 500", default: String(LIST_DEFAULTS.limit) })),
+    offset: t.Optional(t.String({ pattern: "^(?:0|[1-9][0-9]{0,8})$", error: "offset must be an integer from 0 to 999999999", default: String(LIST_DEFAULTS.offset) })),
+    sort: t.Optional(t.Union(literals(SORTS), { error: `sort must be one of ${SORTS.join(", ")}` })),
   },
   { additionalProperties: false },
 );

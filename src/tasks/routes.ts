@@ -3,9 +3,11 @@ import { authPlugin } from "../auth/plugin";
 import { fairShare, type Limits } from "../limits/plugin";
 import type { TokenVerifier } from "../auth/verifier";
 import type { Database } from "../db/client";
+import { elysiaConfig } from "../elysia-config";
 import { IdempotencyKeyHeader } from "../idempotency/key";
 import { reply, type IdempotentWrites } from "../idempotency/writes";
-import { ErrorBody, etagOf, parseIfMatch, Task, TaskCreate, TaskIdParams, TaskListQuery, TaskUpdate, toTask, ValidationErrorBody, type Sort, type TaskUpdateInput } from "./model";
+import { ErrorBody, etagOf, parseIfMatch, Task, TaskCreate, TaskIdParams, TaskListQuery, TaskUpdate, toTask, ValidationErrorBody, type TaskUpdateInput } from "./model";
+import { LIST_DEFAULTS } from "./constants";
 import { createTask, deleteTask, getTask, listTasks, updateTask } from "./service";
 
 // Statuses any authenticated route can answer, so each operation in the OpenAPI document is complete.
@@ -31,7 +33,7 @@ export function taskRoutes({ database, verifier, limits, maxTasksPerUser, writes
     response: { 200: Task, ...withTask, 409: ErrorBody, 412: ErrorBody },
   };
 
-  return new Elysia({ prefix: "/api/tasks", normalize: false, encodeSchema: false })
+  return new Elysia({ ...elysiaConfig, prefix: "/api/tasks" })
     .use(authPlugin(verifier))
     .use(fairShare(limits))
     .post("", async ({ userId, body, headers, set }) => reply(set, await writes.run(
@@ -45,9 +47,9 @@ export function taskRoutes({ database, verifier, limits, maxTasksPerUser, writes
     .get("", async ({ userId, query, set }) => {
       const { rows, total } = await database.read((db) => listTasks(db, userId, {
         status: query.status,
-        limit: Number(query.limit ?? 100),
-        offset: Number(query.offset ?? 0),
-        sort: (query.sort ?? "-created_at") as Sort,
+        limit: Number(query.limit ?? LIST_DEFAULTS.limit),
+        offset: Number(query.offset ?? LIST_DEFAULTS.offset),
+        sort: query.sort ?? LIST_DEFAULTS.sort,
       }));
       set.headers["x-total-count"] = String(total);
       return rows.map(toTask);

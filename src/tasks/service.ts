@@ -3,7 +3,8 @@ import type { Db } from "../db/client";
 import { tasks, type TaskRow } from "../db/schema";
 import { preconditionFailed, taskLimitReached, taskNotFound } from "../errors";
 import { deleteCounted, insertWithinQuota } from "./quota";
-import type { Sort, TaskCreateInput, TaskListInput, TaskUpdateInput } from "./model";
+import { DEFAULT_STATUS, type Sort } from "./constants";
+import type { TaskCreateInput, TaskListInput, TaskUpdateInput } from "./model";
 
 // Every statement here is scoped by user id: another user's task is indistinguishable from a missing one.
 const owned = (userId: string, id: number) => and(eq(tasks.id, id), eq(tasks.userId, userId));
@@ -60,7 +61,7 @@ export async function createTask(db: Db, userId: string, input: TaskCreateInput,
   const row = await insertWithinQuota(db, {
     title: input.title.trim(),
     description: input.description ?? null,
-    status: input.status ?? "pending",
+    status: input.status ?? DEFAULT_STATUS,
     userId,
   }, maxTasks);
   if (!row) throw taskLimitReached();
