@@ -116,6 +116,13 @@ describe.skipIf(!clusterAvailable)("TLS and channel binding to a real PostgreSQL
     expect(impostor.seen).not.toMatch(/select|insert/i);
   }, 30_000);
 
+  test("with channel_binding at its default (prefer), the server itself refuses the man in the middle; a request answers 503, not 500", async () => {
+    const api = await buildApp({ database: await connect(through(impostor, "?sslmode=require")) });
+    const res = await api.as(newUser(), "GET", "/api/tasks");
+    expect(res.status).toBe(503);
+    expect(api.logs.some((l) => l.msg === "database unavailable" && /channel binding/.test(l.error))).toBe(true);
+  });
+
   test("the same man in the middle succeeds with sslmode=require and channel_binding=disable: it reads the queries", async () => {
     const { ssl, title } = await crud(await connect(through(impostor, "?sslmode=require&channel_binding=disable")));
     expect(ssl).toBe(true); // the server sees TLS: to the man in the middle

@@ -15,11 +15,18 @@ export const codesOf = (error: unknown): string[] => {
   return codes;
 };
 
+// Refusals while connecting that waiting does not fix: class 28 (a wrong password; a channel binding
+// check failed, as for a man in the middle), a missing database, and the driver's TLS and
+// channel-binding refusals. Startup exits on them at once (src/db/startup.ts).
+const REFUSAL_CODES = new Set(["3D000", "CHANNEL_BINDING_REQUIRED", "SASL_SIGNATURE_MISMATCH", "SASL_NONCE_MISMATCH", "SASL_MECHANISM", "SSL_NOT_SUPPORTED"]);
+export const isConnectionRefused = (error: unknown) =>
+  codesOf(error).some((code) => code.startsWith("28") || REFUSAL_CODES.has(code) || /^ERR_TLS_|CERT|SELF_SIGNED|UNABLE_TO_/.test(code));
+
 // Class 53 (insufficient resources: disk full, out of memory, too many connections) and 25006 (the
 // server refuses writes: a read-only replica or a full disk's emergency mode) are the database's state,
-// not the request's fault.
+// not the request's fault; so is a connection refused after startup (a rotated password).
 export function isDatabaseUnavailable(error: unknown): boolean {
-  return codesOf(error).some((code) => CONNECTION_CODES.has(code) || code.startsWith("08") || /^57P0[123]$/.test(code) || code.startsWith("53") || code === "25006" || code === "57014");
+  return isConnectionRefused(error) || codesOf(error).some((code) => CONNECTION_CODES.has(code) || code.startsWith("08") || /^57P0[123]$/.test(code) || code.startsWith("53") || code === "25006" || code === "57014");
 }
 
 /** The connection a statement ran on died; a read may be retried once on a fresh one. */

@@ -1,4 +1,4 @@
-import { codesOf, isDatabaseUnavailable } from "./sqlstate";
+import { codesOf, isConnectionRefused, isDatabaseUnavailable } from "./sqlstate";
 import type { Logger } from "../logger";
 import type { Database } from "./client";
 
@@ -33,7 +33,6 @@ function describe(error: unknown): string {
 }
 
 // A protocol violation is usually a connection cut halfway, worth waiting for; during authentication it
-// is a refusal (a SCRAM channel binding check failed: a man in the middle; PgBouncer's "SASL
-// authentication failed": a wrong password) that waiting cannot fix.
+// is a refusal too (PgBouncer's "SASL authentication failed" for a wrong password).
 const refusedForGood = (error: unknown) =>
-  codesOf(error).includes("08P01") && /SCRAM|SASL|channel binding|authentication/i.test((error as Error)?.message ?? "");
+  isConnectionRefused(error) || (codesOf(error).includes("08P01") && /SCRAM|SASL|channel binding|authentication/i.test((error as Error)?.message ?? ""));
