@@ -17,6 +17,7 @@
 #   CONTAINER_CHECK_FRESH=1       delete that cache first: a cold run
 #   CONTAINER_CHECK_APP_DIR       build context holding Dockerfile and compose.yaml (default: repo root)
 #   CONTAINER_CHECK_API_PORT      first loopback port to try for the API (default 18000)
+#   CONTAINER_CHECK_IDLE_S        measure the idle API container's CPU for that many seconds (default 0: off)
 #   CONTAINER_CHECK_DOCKERD_FLAGS extra dockerd flags, e.g. "--iptables=false" on hosts without iptables
 #   DEBIAN_MIRROR / DEBIAN_SECURITY_MIRROR  override the mirrors read from this machine's apt sources
 set -Eeuo pipefail
@@ -92,6 +93,7 @@ export DOCKER_BUILDKIT=1 COMPOSE_DOCKER_CLI_BUILD=1
 # ---------------------------------------------------------------------------------------------
 # teardown: runs on every exit
 DOCKERD_PID=""
+WAIT_CID=""
 STACK_UP=0
 HAD_DOCKER0=0; ip link show docker0 >/dev/null 2>&1 && HAD_DOCKER0=1
 HAD_DOCKER_CHAINS=0; iptables -t nat -S DOCKER >/dev/null 2>&1 && HAD_DOCKER_CHAINS=1
@@ -127,6 +129,7 @@ cleanup() {
 		compose down -v --remove-orphans --timeout 20 >"$LOGS/down-cleanup.log" 2>&1
 	fi
 	if [ -n "$DOCKERD_PID" ] && kill -0 "$DOCKERD_PID" 2>/dev/null; then
+		[ -z "$WAIT_CID" ] || docker rm -f "$WAIT_CID" >/dev/null 2>&1
 		docker image prune -f >/dev/null 2>&1
 		docker builder prune -f --keep-storage 1GB >/dev/null 2>&1 # bound the cache: ~3 builds
 		log "teardown: stopping dockerd (pid $DOCKERD_PID)"
@@ -184,15 +187,17 @@ log "docker $(docker version -f '{{.Server.Version}}'), compose: $("${COMPOSE[@]
 # 3. local stand-ins for the base images, under the exact names the project files use
 if [ ! -f "$APP_DIR/Dockerfile" ] || [ ! -f "$APP_DIR/compose.yaml" ]; then die "no Dockerfile/compose.yaml in $APP_DIR"; fi
 mapfile -t FROMS < <(awk 'toupper($1) == "FROM" { print $2 }' "$APP_DIR/Dockerfile")
-[ ${#FROMS[@]} -ge 2 ] || die "expected a multi-stage Dockerfile"
-BUN_IMAGE=${FROMS[0]}
-BASE_IMAGE=${FROMS[${#FROMS[@]}-1]}
+BUN_IMAGE=$(printf '%s\n' "${FROMS[@]}" | grep -m1 '^oven/bun:' || true)
+BASE_IMAGE=$(printf '%s\n' "${FROMS[@]}" | grep -m1 '^debian:' || true)
+for f in "${FROMS[@]}"; do
+	case "$f" in oven/bun:* | debian:* | scratch) ;; *) die "no stand-in recipe for the base image $f (only oven/bun, debian, scratch)" ;; esac
+done
 PG_IMAGE=$(sed -nE 's/^[[:space:]]*image:[[:space:]]*"?(postgres:[^"[:space:]]+)"?[[:space:]]*$/\1/p' "$APP_DIR/compose.yaml" | head -n1)
 [ -n "$PG_IMAGE" ] || die "no 'image: postgres:...' line in compose.yaml"
 BUN_VERSION=${BUN_IMAGE##*:}; BUN_VERSION=${BUN_VERSION%%-*}
 PG_MAJOR=${PG_IMAGE##*:}; PG_MAJOR=${PG_MAJOR%%[.-]*}
 [[ $BUN_IMAGE == oven/bun:* && $BUN_VERSION =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || die "build stage must be FROM oven/bun:<x.y.z>, got $BUN_IMAGE"
-[[ $BASE_IMAGE == debian:* ]] || die "no stand-in recipe for runtime base $BASE_IMAGE (only debian:*)"
+[[ $BASE_IMAGE == debian:* ]] || die "the Dockerfile has no debian:<tag> stage (the stand-ins are built on it)"
 [[ $PG_MAJOR =~ ^[0-9]+$ ]] || die "cannot read the PostgreSQL major version from $PG_IMAGE"
 log "base images: $BUN_IMAGE (bun $BUN_VERSION), $BASE_IMAGE, $PG_IMAGE (PostgreSQL $PG_MAJOR)"
 
@@ -355,8 +360,14 @@ run_logged build-api docker build --progress=plain -t "$API_IMAGE" --build-arg "
 	--build-arg "REVISION=$APP_REVISION" --build-arg "CREATED=$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$CTX"
 BUILD_S=$(since "$t")
 IMAGE_BYTES=$(docker image inspect -f '{{.Size}}' "$API_IMAGE")
-BASE_BYTES=$(docker image inspect -f '{{.Size}}' "$BASE_IMAGE")
-BIN_BYTES=$(docker run --rm --entrypoint stat "$API_IMAGE" -c %s /app/tasks-api)
+# Every regular file in the image's layers, as "path size" (the image has no shell to ask).
+docker image save -o "$WORK/image.tar" "$API_IMAGE"
+IMAGE_FILES=$(tar -tf "$WORK/image.tar" | grep 'layer.tar$' | while read -r layer; do
+	tar -xOf "$WORK/image.tar" "$layer" | tar -tvf - | awk '$1 ~ /^-/ { print $6, $3 }'
+done | LC_ALL=C sort)
+IMAGE_SECRET_HITS=$(grep -ac planted-secret- "$WORK/image.tar" || true)
+rm -f "$WORK/image.tar"
+BIN_BYTES=$(awk '$1 == "app/tasks-api" { print $2 }' <<<"$IMAGE_FILES")
 log "built in ${BUILD_S}s: $(mb "$IMAGE_BYTES")"
 
 # ---------------------------------------------------------------------------------------------
@@ -412,6 +423,27 @@ wait_healthy() { # container timeout_s
 wait_healthy "$API_CID" 180 || die "api did not become healthy"
 UP_HEALTHY_S=$(since "$t_up")
 log "api healthy ${UP_HEALTHY_S}s after 'up' (compose returned after ${UP_RETURN_S}s, db healthy by then)"
+
+# CPU an idle container costs (its cgroup: the service plus the health-check processes that the
+# runtime starts in it), over CONTAINER_CHECK_IDLE_S seconds; off by default, it only waits.
+cpu_ns_of() { # container
+	local pid path
+	pid=$(docker inspect -f '{{.State.Pid}}' "$1")
+	path=$(awk -F: '$2 ~ /(^|,)cpuacct(,|$)/ { print $3 }' "/proc/$pid/cgroup")
+	if [ -n "$path" ]; then
+		cat "/sys/fs/cgroup/cpuacct$path/cpuacct.usage" 2>/dev/null || cat "/sys/fs/cgroup/cpu,cpuacct$path/cpuacct.usage"
+	else
+		path=$(awk -F: '$1 == "0" { print $3 }' "/proc/$pid/cgroup")
+		awk '$1 == "usage_usec" { print $2 * 1000 }' "/sys/fs/cgroup$path/cpu.stat"
+	fi
+}
+IDLE_CPU="not measured (CONTAINER_CHECK_IDLE_S=0)"
+if [ "${CONTAINER_CHECK_IDLE_S:-0}" -gt 0 ]; then
+	log "idle: measuring the api container's CPU for ${CONTAINER_CHECK_IDLE_S} s"
+	c0=$(cpu_ns_of "$API_CID"); sleep "$CONTAINER_CHECK_IDLE_S"; c1=$(cpu_ns_of "$API_CID")
+	IDLE_CPU=$(awk -v a="$c0" -v b="$c1" -v s="$CONTAINER_CHECK_IDLE_S" 'BEGIN { printf "%.2f %% of one core (%.0f ms of CPU in %d s)", (b - a) / s / 1e7, (b - a) / 1e6, s }')
+	log "idle api container: $IDLE_CPU"
+fi
 
 # ---------------------------------------------------------------------------------------------
 # 6. smoke test through the published port
@@ -471,9 +503,18 @@ check "POST a task that must survive a restart -> 201" 201 "$(req POST /api/task
 KEPT_ID=$(grep -oE '"id": ?[0-9]+' "$WORK/body" | head -n1 | grep -oE '[0-9]+$' || true)
 
 # the container itself
-check "/app holds only the executable" tasks-api "$(docker exec "$API_CID" ls -A /app | tr '\n' ' ' | sed 's/ $//')"
-check "runs as uid 10001" 10001 "$(docker exec "$API_CID" id -u)"
-check "PID 1 is the service" /app/tasks-api "$(docker exec "$API_CID" cat /proc/1/cmdline | tr '\0' '\n' | head -n1)"
+API_PID=$(docker inspect -f '{{.State.Pid}}' "$API_CID")
+check "image: at most 120 MB" yes "$([ "$IMAGE_BYTES" -le 120000000 ] && echo yes || echo "no ($(mb "$IMAGE_BYTES"))")"
+check "image: nothing but the executable, glibc, ld.so, CA certificates, passwd/group" \
+	"app/tasks-api etc/group etc/passwd etc/ssl/certs/ca-certificates.crt lib/x86_64-linux-gnu/libc.so.6 lib/x86_64-linux-gnu/libdl.so.2 lib/x86_64-linux-gnu/libm.so.6 lib/x86_64-linux-gnu/libpthread.so.0 lib64/ld-linux-x86-64.so.2" \
+	"$(awk '{ print $1 }' <<<"$IMAGE_FILES" | tr '\n' ' ' | sed 's/ $//')"
+check "image: runs as 10001:10001" 10001:10001 "$(docker image inspect -f '{{.Config.User}}' "$API_IMAGE")"
+check "the service process runs as uid 10001" 10001 "$(awk '/^Uid:/ { print $2 }' "/proc/$API_PID/status")"
+check "PID 1 is the service" /app/tasks-api "$(tr '\0' '\n' <"/proc/$API_PID/cmdline" | head -n1)"
+# sslrootcert=system in DATABASE_URL trusts what Bun reads as the system's roots: the image's CA file.
+SYSTEM_ROOTS=$(docker run --rm --network none -e BUN_BE_BUN=1 "$API_IMAGE" -e 'console.log(require("node:tls").getCACertificates("system").length)' 2>&1 || true)
+check "image: the system CA store (sslrootcert=system) has over 100 roots" yes "$([[ $SYSTEM_ROOTS =~ ^[0-9]+$ ]] && [ "$SYSTEM_ROOTS" -gt 100 ] && echo yes || echo "no ($SYSTEM_ROOTS)")"
+check "no shell in the container" no "$(docker exec "$API_CID" /bin/sh -c true >/dev/null 2>&1 && echo yes || echo no)"
 check "'tasks-api healthcheck' exits 0 while serving" 0 "$(docker exec "$API_CID" /app/tasks-api healthcheck >/dev/null 2>&1 && echo 0 || echo $?)"
 check "'tasks-api healthcheck' exits 1 when nothing answers" 1 "$(docker exec -e PORT=1 "$API_CID" /app/tasks-api healthcheck >/dev/null 2>&1 && echo 0 || echo $?)"
 check "database port not published" "" "$(docker port "$DB_CID")"
@@ -484,7 +525,7 @@ check "build context: none of the ${#PLANTED[@]} planted secrets reached the dae
 check "build context: only what the Dockerfile copies" "bun.lock bunfig.toml drizzle package.json patches src tsconfig.json" "$CONTEXT_TOP"
 check "build context: src/index.ts and the migrations are in it" yes "$(grep -qx src/index.ts <<<"$CONTEXT_FILES" && grep -q '^drizzle/.*\.sql$' <<<"$CONTEXT_FILES" && echo yes || echo no)"
 check "image label version is package.json's" "$APP_VERSION" "$(docker image inspect -f '{{ index .Config.Labels "org.opencontainers.image.version" }}' "$API_IMAGE")"
-check "image: no planted secret in any layer" 0 "$(docker image save "$API_IMAGE" | grep -ac planted-secret- || true)"
+check "image: no planted secret in any layer" 0 "$IMAGE_SECRET_HITS"
 for label in title description version revision created; do
 	check "image label org.opencontainers.image.$label is set" yes \
 		"$([ -n "$(docker image inspect -f "{{ index .Config.Labels \"org.opencontainers.image.$label\" }}" "$API_IMAGE")" ] && echo yes || echo no)"
@@ -504,6 +545,20 @@ wait_healthy "$API_CID" 60 || die "api did not become healthy again after a rest
 RESTART_S=$(since "$t")
 check "GET /api/tasks/$KEPT_ID after restart -> 200" 200 "$(req GET "/api/tasks/$KEPT_ID")"
 
+# A container that is still waiting for its database (nothing answers on 127.0.0.1:1 in a network
+# namespace of its own) must stop at once too: PID 1 with its signal handlers already installed.
+log "docker stop of an api container still waiting for its database"
+WAIT_CID=$(docker run -d --network none --read-only --tmpfs /tmp -e BETTER_AUTH_SECRET \
+	-e DATABASE_URL=postgres://tasks:unused@127.0.0.1:1/tasks -e DB_STARTUP_TIMEOUT_MS=60000 "$API_IMAGE")
+for _ in $(seq 1 100); do docker logs "$WAIT_CID" 2>&1 | grep -q 'database unreachable at startup' && break; sleep 0.1; done
+check "a container waiting for its database logs so" yes "$(docker logs "$WAIT_CID" 2>&1 | grep -q 'database unreachable at startup' && echo yes || echo no)"
+t=$(now)
+docker stop -t 10 "$WAIT_CID" >/dev/null
+WAIT_STOP_S=$(since "$t")
+check "docker stop while it waits for its database: exit 0" 0 "$(docker inspect -f '{{.State.ExitCode}}' "$WAIT_CID")"
+check "docker stop while it waits for its database: under 2 s" yes "$(awk -v s="$WAIT_STOP_S" 'BEGIN { print (s < 2 ? "yes" : "no (" s " s)") }')"
+docker rm -f "$WAIT_CID" >/dev/null; WAIT_CID=""
+
 log "compose down -v"
 t=$(now)
 run_logged down compose down -v --remove-orphans --timeout 20
@@ -517,12 +572,14 @@ cat <<EOF
 
 ==================== container-check ====================
 image            $API_IMAGE: $(mb "$IMAGE_BYTES")
-                 = base $BASE_IMAGE $(mb "$BASE_BYTES") + /app/tasks-api $(mb "$BIN_BYTES") + user account
+                 = /app/tasks-api $(mb "$BIN_BYTES") + $(mb "$((IMAGE_BYTES - BIN_BYTES))") of glibc, ld.so, CA certificates, passwd
 stand-ins        ${STANDINS_S} s  ($BUN_IMAGE, $BASE_IMAGE, $PG_IMAGE; cached after the first run)
 docker build     ${BUILD_S} s
 up -> healthy    ${UP_HEALTHY_S} s  (fresh volume: initdb + db healthy + migrations + api healthy)
 docker stop api  ${STOP_S} s  (exit code $STOP_CODE)
+stop while waiting for the database  ${WAIT_STOP_S} s
 restart->healthy ${RESTART_S} s
+idle api CPU     $IDLE_CPU
 compose down -v  ${DOWN_S} s
 whole script     ${TOTAL_S} s
 smoke: $PASSED passed, $FAILED failed

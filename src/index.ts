@@ -7,6 +7,7 @@ import { ConfigError, loadConfig, type Config } from "./config";
 import { openDatabase, type Database } from "./db/client";
 import { waitForDatabase } from "./db/startup";
 import { isDatabaseUnavailable } from "./db/sqlstate";
+import { probeReadiness } from "./health/probe";
 import { createLifecycle } from "./lifecycle";
 import { createLogger } from "./logger";
 
@@ -128,22 +129,12 @@ async function tokenCommand(config: Config, args: string[]) {
   process.stdout.write((await signDevToken(config.auth.secret, sub, { ttlSeconds: ttl, issuer: config.auth.issuer, audience: config.auth.audience })) + "\n");
 }
 
-async function healthcheck(config: Config) {
-  try {
-    // Readiness, not liveness: compose's `service_healthy` then means "serves requests".
-    const res = await fetch(`http://127.0.0.1:${config.port}/health/ready`, { signal: AbortSignal.timeout(3000) });
-    process.exit(res.status === 200 ? 0 : 1);
-  } catch {
-    process.exit(1);
-  }
-}
-
 const [command = "serve", ...args] = process.argv.slice(2);
 const config = readConfig();
 switch (command) {
   case "serve": await serve(config); break;
   case "migrate": await migrateCommand(config); break;
   case "token": await tokenCommand(config, args); break;
-  case "healthcheck": await healthcheck(config); break;
+  case "healthcheck": process.exit((await probeReadiness(config.port)) ? 0 : 1);
   default: fail(`unknown command "${command}" (expected serve, migrate, token or healthcheck)`);
 }
