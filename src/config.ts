@@ -10,7 +10,7 @@ export type DatabaseConfig =
 export interface DatabaseLimits {
   /** opening one connection (postgres.js connect_timeout) */
   connectTimeoutMs: number;
-  /** server-side statement_timeout; 0 turns it off */
+  /** how long admitted database work may run before it is cancelled on the server and answered 503 */
   statementTimeoutMs: number;
   /** how long a request waits for a free connection before a 503 */
   queueTimeoutMs: number;
@@ -129,11 +129,11 @@ export function loadConfig(env: Env): Config {
   // At most 8 s, so draining plus in-flight requests fit the 10 s a stop may take.
   const shutdownDrainMs = integer("SHUTDOWN_DRAIN_MS", 0, 0, 8000);
   const migrateOnStart = oneOf("MIGRATE_ON_START", ["true", "false", "1", "0"] as const, "true");
-  const preparedOverride = oneOf("DB_PREPARE", ["auto", "true", "false"] as const, "auto");
+  const prepare = oneOf("DB_PREPARE", ["true", "false"] as const, "true") === "true";
   const d = DEFAULT_DATABASE_LIMITS;
   const databaseLimits: DatabaseLimits = Object.freeze({
     connectTimeoutMs: integer("DB_CONNECT_TIMEOUT_MS", d.connectTimeoutMs, 100, 600_000),
-    statementTimeoutMs: integer("DB_STATEMENT_TIMEOUT_MS", d.statementTimeoutMs, 0, 3_600_000),
+    statementTimeoutMs: integer("DB_STATEMENT_TIMEOUT_MS", d.statementTimeoutMs, 100, 3_600_000),
     queueTimeoutMs: integer("DB_QUEUE_TIMEOUT_MS", d.queueTimeoutMs, 0, 600_000),
     startupTimeoutMs: integer("DB_STARTUP_TIMEOUT_MS", d.startupTimeoutMs, 0, 3_600_000),
     pipeline: integer("DB_PIPELINE", d.pipeline, 1, 100),
@@ -168,9 +168,8 @@ export function loadConfig(env: Env): Config {
       problems.push(...parsed.problems);
       return { kind: "pglite", dataDir: undefined, poolMax };
     }
-    const url = new URL(raw);
-    // Neon's "-pooler" hosts are PgBouncer in transaction mode: named prepared statements break there.
-    const prepare = preparedOverride === "auto" ? !url.hostname.includes("-pooler") : preparedOverride === "true";
+    // Prepared statements also through poolers: Neon's and PgBouncer 1.21+ with max_prepared_statements
+    // keep them per client. DB_PREPARE=false is for older poolers; the host name is never guessed from.
     return { kind: "postgres", url: raw, poolMax, prepare };
   })();
 

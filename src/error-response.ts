@@ -20,7 +20,7 @@ const answer = (error: HttpError): ErrorResponse => ({ status: error.status, bod
 export function errorResponse(code: string | number, error: unknown, log: Logger, requestId: string): ErrorResponse {
   // Elysia wraps whatever a body parser throws (our 413 included) in its own ParseError.
   if (code === "PARSE" && (error as Error)?.cause instanceof HttpError) error = (error as Error).cause;
-  if (error instanceof DatabaseStuckError) log.error("database did not answer in time; its connections were replaced", { request_id: requestId, waited_ms: error.waitedMs });
+  if (error instanceof DatabaseStuckError) log.error("database did not answer in time; the statement was cancelled", { request_id: requestId, waited_ms: error.waitedMs });
   if (error instanceof DatabaseBusyError) log.warn("database busy: no connection came free in time", { request_id: requestId, waited_ms: error.waitedMs });
   if (error instanceof HttpError) return answer(error);
   if (code === "VALIDATION") return { status: 422, body: { detail: fieldErrors(error as ValidationError) } };

@@ -27,7 +27,7 @@ export const taskLimitReached = () => new HttpError(409, "Task limit reached");
 export const preconditionFailed = () => new HttpError(412, "Precondition failed");
 export const databaseUnavailable = () => new HttpError(503, "Database unavailable", { "retry-after": "5" });
 
-/** Database work that did not settle long after statement_timeout; its connections were replaced. */
+/** Database work still running at DB_STATEMENT_TIMEOUT_MS: cancelled on the server, answered 503. */
 export class DatabaseStuckError extends HttpError {
   constructor(readonly waitedMs: number) {
     super(503, "Database unavailable", { "retry-after": "5" });

@@ -28,7 +28,7 @@ describe("configuration", () => {
     ["MIGRATE_ON_START", "maybe"], ["DATABASE_URL", "mysql://u:p@h/db"], ["DATABASE_URL", "not a url"],
     ["BETTER_AUTH_URL", "ftp://auth"], ["JWKS_URL", "nope"], ["CORS_ORIGINS", "app.example.com"],
     ["LOG_FORMAT", "xml"], ["DB_PREPARE", "sometimes"], ["DB_CONNECT_TIMEOUT_MS", "soon"], ["DB_CONNECT_TIMEOUT_MS", "0"],
-    ["DB_STATEMENT_TIMEOUT_MS", "-1"], ["DB_QUEUE_TIMEOUT_MS", "1.5"], ["DB_STARTUP_TIMEOUT_MS", "forever"], ["DB_PIPELINE", "101"],
+    ["DB_STATEMENT_TIMEOUT_MS", "-1"], ["DB_STATEMENT_TIMEOUT_MS", "0"], ["DB_PREPARE", "auto"], ["DB_QUEUE_TIMEOUT_MS", "1.5"], ["DB_STARTUP_TIMEOUT_MS", "forever"], ["DB_PIPELINE", "101"],
     ["RATE_LIMIT_PER_MINUTE", "-1"], ["RATE_LIMIT_BURST", "lots"], ["USER_CONCURRENCY", "1.5"], ["USER_QUEUE_TIMEOUT_MS", "soon"], ["MAX_TASKS_PER_USER", "ten"],
   ])("a bad %s (%s) is reported by name", (name, value) => {
     const problems = problemsOf({ BETTER_AUTH_SECRET: SECRET, [name]: value });
@@ -65,11 +65,11 @@ describe("configuration", () => {
     expect(config.auth.secret!.length).toBeGreaterThanOrEqual(32);
   });
 
-  test("a Neon URL as the console gives it is accepted; -pooler hosts turn prepared statements off", () => {
+  test("a Neon URL as the console gives it is accepted; prepared statements are on for -pooler hosts too, and only DB_PREPARE=false turns them off", () => {
     const direct = loadConfig({ BETTER_AUTH_SECRET: SECRET, DATABASE_URL: "postgresql://neondb_owner:pw@ep-cool-darkness-123456.eu-central-1.aws.neon.tech/neondb?sslmode=require&channel_binding=require" });
     expect(direct.database).toMatchObject({ kind: "postgres", prepare: true });
     const pooled = loadConfig({ BETTER_AUTH_SECRET: SECRET, DATABASE_URL: "postgresql://neondb_owner:pw@ep-cool-darkness-123456-pooler.eu-central-1.aws.neon.tech/neondb?sslmode=require&channel_binding=require" });
-    expect(pooled.database).toMatchObject({ kind: "postgres", prepare: false });
+    expect(pooled.database).toMatchObject({ kind: "postgres", prepare: true });
     const forced = loadConfig({ BETTER_AUTH_SECRET: SECRET, DATABASE_URL: "postgres://u@pgbouncer.internal/db", DB_PREPARE: "false" });
     expect(forced.database).toMatchObject({ prepare: false });
   });

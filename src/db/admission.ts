@@ -10,17 +10,46 @@ export interface DbGuard {
   write<T>(work: () => Promise<T>): Promise<T>;
 }
 
+/** One admitted piece of work as the driver runs it, so that the guard can take it back. */
+export interface TrackedWork<T> {
+  done: Promise<T>;
+  /**
+   * Cancels its statements on the server and refuses any it would still start; resolves once the server
+   * has processed every cancel, rejects if one could not be delivered. Safe to call again.
+   */
+  abandon(): Promise<void>;
+  /** Closes the connections it may still hold (the server or pooler does not act on cancels). */
+  reclaim(): Promise<void>;
+}
+
+export interface Deadline {
+  /** Work still running after this long is cancelled on the server and answered 503 (DB_STATEMENT_TIMEOUT_MS). */
+  ms: number;
+  /** How long a cancel may take to be processed before the server counts as not answering (DB_CONNECT_TIMEOUT_MS). */
+  graceMs: number;
+  track<T>(work: () => Promise<T>): TrackedWork<T>;
+}
+
+/** After the deadline, how long the answer waits for the cancelled work to settle (well within the 1 s the contract allows). */
+const CANCEL_WAIT_MS = 400;
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
 /**
- * A semaphore in front of the pool (DB_POOL_MAX x DB_PIPELINE permits). postgres.js queues without a limit, and a timeout
- * raced against a queued query would answer 503 while the query still ran later (a write the client
- * believes lost). Here a request that waits too long is refused before its work starts.
+ * A semaphore in front of the pool (DB_POOL_MAX x DB_PIPELINE permits). postgres.js queues without a
+ * limit, and a timeout raced against a queued query would answer 503 while the query still ran later (a
+ * write the client believes lost). Here a request that waits too long is refused before its work starts.
  *
- * `deadlineMs`: work still unsettled after it is abandoned with a 503 and `onStuck` is called (the
- * pool is replaced). It exceeds statement_timeout, so a server that still runs has cancelled and rolled
- * back the statement by then; only a server frozen mid-statement could still complete it on resuming,
- * like any write whose answer was lost.
+ * With a `deadline`, work still running when it passes is cancelled on the server. The answer waits a
+ * moment for the cancel to take effect, so a 503 normally means the write was rolled back (work that
+ * finished anyway is answered as it finished); only a server that does not answer leaves it unknown, like
+ * any write whose answer was lost. The permit stays taken until the abandoned work has really settled:
+ * its connection is busy until then, and giving the permit away would overcommit the pool behind a stuck
+ * server. A cancel the server processed without effect (it reached the backend between two pipelined
+ * statements) is sent again; a server that does not process cancels at all (frozen, or a pooler in front
+ * of one that is) gets its connections closed (`reclaim`) before the permit is given back, so the
+ * service never holds more than DB_POOL_MAX connections.
  */
-export function createGuard({ permits, queueTimeoutMs, deadlineMs, onStuck }: { permits: number; queueTimeoutMs: number; deadlineMs?: number; onStuck?: () => void }): DbGuard {
+export function createGuard({ permits, queueTimeoutMs, deadline }: { permits: number; queueTimeoutMs: number; deadline?: Deadline }): DbGuard {
   let free = permits;
   const waiting: (() => void)[] = [];
 
@@ -49,22 +78,50 @@ export function createGuard({ permits, queueTimeoutMs, deadlineMs, onStuck }: { 
     else free++;
   };
 
-  const withDeadline = <T>(work: Promise<T>): Promise<T> => {
-    if (deadlineMs === undefined) return work;
+  // The permit of abandoned work comes back once it settled, or once its connections were closed.
+  const takeBack = async (tracked: TrackedWork<unknown>, firstCancel: Promise<void>, graceMs: number) => {
+    let settled = false;
+    const ended = tracked.done.then(() => void (settled = true), () => void (settled = true));
+    let delivery = firstCancel;
+    for (;;) {
+      const processed = await Promise.race([delivery.then(() => true, () => false), sleep(graceMs).then(() => false), ended]);
+      if (settled) break;
+      if (!processed) {
+        await tracked.reclaim().catch(() => {});
+        break;
+      }
+      await Promise.race([ended, sleep(graceMs)]);
+      if (settled) break;
+      delivery = tracked.abandon();
+    }
+    release();
+  };
+
+  const underDeadline = async <T>({ ms, graceMs, track }: Deadline, work: () => Promise<T>): Promise<T> => {
+    const tracked = track(work);
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const expired = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        onStuck?.();
-        reject(new DatabaseStuckError(deadlineMs));
-      }, deadlineMs);
-    });
-    return Promise.race([work, expired]).finally(() => clearTimeout(timer));
+    const expired = new Promise<"expired">((resolve) => (timer = setTimeout(resolve, ms, "expired")));
+    const first = await Promise.race([tracked.done.then((value) => ({ value }), (error) => ({ error })), expired]);
+    clearTimeout(timer);
+    if (first !== "expired") {
+      release();
+      if ("error" in first) throw first.error;
+      return first.value;
+    }
+    const cancelled = tracked.abandon();
+    cancelled.catch(() => {});
+    const late = await Promise.race([tracked.done.then((value) => ({ value }), () => "cancelled" as const), sleep(CANCEL_WAIT_MS).then(() => "pending" as const)]);
+    if (late === "pending") void takeBack(tracked as TrackedWork<unknown>, cancelled, graceMs);
+    else release();
+    if (typeof late === "object") return late.value;
+    throw new DatabaseStuckError(ms);
   };
 
   const admitted = async <T>(work: () => Promise<T>): Promise<T> => {
     await acquire();
+    if (deadline) return underDeadline(deadline, work);
     try {
-      return await withDeadline(work());
+      return await work();
     } finally {
       release();
     }

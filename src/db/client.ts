@@ -1,9 +1,10 @@
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import { checkServerIdentity, type PeerCertificate } from "node:tls";
-import postgres from "postgres";
+import type postgres from "postgres";
 import { DEFAULT_DATABASE_LIMITS, type DatabaseConfig, type DatabaseLimits } from "../config";
 import { createGuard, type DbGuard } from "./admission";
+import { openTrackedPool } from "./postgres-pool";
 import { migrate } from "./migrate";
 import * as schema from "./schema";
 import { parsePostgresUrl, type PostgresTarget } from "./url";
@@ -65,12 +66,11 @@ export function postgresOptions(config: Extract<DatabaseConfig, { kind: "postgre
     idle_timeout: 60,
     max_lifetime: 60 * 30,
     onnotice: () => {},
-    // The server cancels a statement that runs too long (and rolls its write back), so no query holds
-    // a connection forever. PgBouncer (prepare off) refuses unknown startup parameters: set it on the role there.
+    // No statement_timeout here: PgBouncer refuses startup parameters it does not know ("unsupported
+    // startup parameter"). Runaway statements are cancelled by the guard's deadline instead.
     connection: {
       application_name: "tasks-api",
       ...target.startup,
-      ...(limits.statementTimeoutMs > 0 && config.prepare ? { statement_timeout: limits.statementTimeoutMs } : {}),
     },
   };
 }
@@ -91,33 +91,12 @@ function tlsOptions(target: PostgresTarget) {
 
 export async function openDatabase(config: DatabaseConfig, limits: DatabaseLimits = DEFAULT_DATABASE_LIMITS): Promise<Database> {
   if (config.kind === "postgres") {
-    const options = postgresOptions(config, limits);
-    // drizzle() installs its type parsers on the client it is given, so every client goes through it.
-    const open = () => {
-      const client = postgres(options);
-      drizzlePostgres(client, { schema });
-      return client;
-    };
-    let client = open();
-    // postgres.js on Bun can leave a query pending forever after its connection was killed (or the
-    // server froze). The guard notices (no answer well past statement_timeout) and calls replacePool:
-    // the service moves to fresh connections instead of waiting for a restart.
-    const current = { unsafe: (...args: any[]) => (client.unsafe as any)(...args), begin: (...args: any[]) => (client.begin as any)(...args), get options() { return client.options; } };
-    let replacedAt = -Infinity;
-    const replacePool = () => {
-      // Several requests stuck on the same pool report it together: replace it once.
-      if (performance.now() - replacedAt < limits.connectTimeoutMs + 1000) return;
-      replacedAt = performance.now();
-      const stuck = client;
-      client = open();
-      void stuck.end({ timeout: 0 }).catch(() => {});
-    };
-    const deadlineMs = limits.statementTimeoutMs > 0 && config.prepare ? limits.statementTimeoutMs + limits.connectTimeoutMs + 1000 : undefined;
+    const pool = openTrackedPool(postgresOptions(config, limits), limits);
     // postgres.js pipelines queries on a connection; admitting only one per connection cost a third of
     // the throughput (measured: GET 23.4k -> 16.7k req/s), so DB_PIPELINE queries per connection get in.
-    const guard = createGuard({ permits: config.poolMax * limits.pipeline, queueTimeoutMs: limits.queueTimeoutMs, deadlineMs, onStuck: replacePool });
-    const db = drizzlePostgres(current as unknown as postgres.Sql, { schema }) as unknown as Db;
-    return guarded("postgres", db, guard, () => client`select 1`, () => client.end({ timeout: 5 }));
+    const guard = createGuard({ permits: config.poolMax * limits.pipeline, queueTimeoutMs: limits.queueTimeoutMs, deadline: pool.deadline });
+    const db = drizzlePostgres(pool.facade, { schema }) as unknown as Db;
+    return guarded("postgres", db, guard, pool.ping, pool.close);
   }
   const guard = createGuard({ permits: config.poolMax, queueTimeoutMs: limits.queueTimeoutMs });
   // Loaded only when used, so a production build never touches PGlite's WebAssembly files.
