@@ -1,15 +1,19 @@
 // `bun run bench [--seconds 10] [--connections 100] [--workers 1] [--pool 10] [--server-log /dev/null]
-// [--only get,list] [--baseline <git ref>] [--repeat 1] [--admin-url postgres://postgres@127.0.0.1:5432/postgres]`
+// [--only get,list] [--baseline <git ref>] [--repeat 1] [--pooled get,update] [--admin-url postgres://postgres@127.0.0.1:5432/postgres]`
 // Fresh database, the compiled service, 100 users x 20 tasks seeded through the API, then for each
 // scenario: its database ceiling (bench/db-ceiling.ts) and the service under wrk. Writes the table and
 // every raw output under bench/results/<time>/, stops everything and drops the database.
 // --baseline builds that commit too and runs it right after the working tree in every scenario, so an
 // optimisation's before and after come from one run. --repeat N alternates them N times per scenario and
 // keeps each one's median run (by req/s), which steadies numbers on a shared machine.
+// --pooled: these scenarios also run through a real PgBouncer (transaction mode, max_prepared_statements;
+// the binary from .ci/pgbouncer.sh) in front of the same database, right after the direct run, with the
+// ratio pooled / direct printed. "" skips it.
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { parseArgs } from "node:util";
 import postgres from "postgres";
+import { pgbouncerBinary, startPgBouncer, type TempPgBouncer } from "../test/support/pgbouncer";
 import { makeUsers, resetTasks, seedDeletePool, seedTasks, writeData } from "./seed";
 import { buildBinary, freePort, rssMiB, startHello, startService, type Running } from "./server";
 import { table, type Row } from "./table";
@@ -26,12 +30,14 @@ const { values: args } = parseArgs({
     only: { type: "string", default: SCENARIOS.join(",") },
     baseline: { type: "string" },
     repeat: { type: "string", default: "1" },
+    pooled: { type: "string", default: "get,update" },
     "admin-url": { type: "string", default: process.env.BENCH_ADMIN_URL ?? "postgres://postgres@127.0.0.1:5432/postgres" },
   },
 });
 const seconds = Number(args.seconds);
 const connections = Number(args.connections);
 const scenarios = args.only!.split(",").filter((s) => SCENARIOS.includes(s));
+const pooledScenarios = args.pooled!.split(",").filter((s) => scenarios.includes(s));
 const USERS = 100, TASKS_PER_USER = 20;
 // DELETE needs one live task per request; generous for a fast server on a small box.
 const deletePoolPerUser = Math.ceil((seconds + 1) * 40_000 / USERS);
@@ -50,12 +56,16 @@ const dbUrl = Object.assign(new URL(args["admin-url"]!), { pathname: `/${dbName}
 let service: Running | undefined;
 let baseline: Running | undefined;
 let hello: Running | undefined;
+let pooled: Running | undefined;
+let bouncer: TempPgBouncer | undefined;
 let sql: postgres.Sql | undefined;
 
 async function cleanup() {
   await hello?.stop();
   await service?.stop();
   await baseline?.stop();
+  await pooled?.stop();
+  bouncer?.destroy();
   await sql?.end();
   await admin.unsafe(`drop database if exists "${dbName}" with (force)`).catch(() => {});
   await admin.end();
@@ -77,6 +87,12 @@ try {
   const env = { DATABASE_URL: dbUrl, BETTER_AUTH_SECRET: secret, DB_POOL_MAX: args.pool!, WORKERS: args.workers!, ...LIMITS_OFF };
   service = await startService(`${tmp}/tasks-api`, env, freePort(), args["server-log"]!);
   if (args.baseline) baseline = await startService(`${tmp}/baseline`, env, freePort(), args["server-log"]!);
+  if (pooledScenarios.length) {
+    if (!pgbouncerBinary) throw new Error("--pooled needs PgBouncer 1.21+: run .ci/pgbouncer.sh (or set PGBOUNCER_BIN), or pass --pooled ''");
+    // As many server connections as the direct service has, so the comparison is of the path only.
+    bouncer = await startPgBouncer({ url: dbUrl }, { default_pool_size: args.pool! });
+    pooled = await startService(`${tmp}/tasks-api`, { ...env, DATABASE_URL: bouncer.url }, freePort(), args["server-log"]!);
+  }
   const rssAtRest = rssMiB(service.proc.pid);
 
   log(`seeding ${USERS} users x ${TASKS_PER_USER} tasks through the API`);
@@ -91,7 +107,7 @@ try {
   hello = undefined;
 
   log("warm-up: 3 s of GET (not recorded)");
-  for (const target of [service, baseline]) {
+  for (const target of [service, baseline, pooled]) {
     if (target) await wrk(target.url, { seconds: 3, connections, scenario: "get", dataFile: `${tmp}/data.lua`, raw: `${results}/warmup.txt` });
   }
 
@@ -117,6 +133,11 @@ try {
     }
     rows.push({ scenario, http: median(runs), db });
     if (baseline) rows.push({ scenario: `${scenario} @${args.baseline}`, http: median(baselineRuns), db });
+    if (pooled && pooledScenarios.includes(scenario)) {
+      await fresh();
+      log(`${scenario}: service through PgBouncer`);
+      rows.push({ scenario: `${scenario} (PgBouncer)`, http: await wrk(pooled.url, { seconds, connections, scenario, dataFile: `${tmp}/data.lua`, raw: `${results}/${scenario}-pooled.txt`, serverPid: pooled.proc.pid }), db });
+    }
   }
   const rssAfter = rssMiB(service.proc.pid);
 
@@ -127,7 +148,12 @@ try {
     "limits: RATE_LIMIT_PER_MINUTE=0, USER_CONCURRENCY=0, MAX_TASKS_PER_USER=0 (fair share off: the figures are the service's own)",
     `data: ${USERS} users x ${TASKS_PER_USER} tasks (reset before each run); DELETE pool ${deletePoolPerUser} per user`,
   ].join("\n");
-  const report = `${header}\n\n${table(rows, helloResult)}\n`;
+  const ratios = pooledScenarios.map((scenario) => {
+    const direct = rows.find((r) => r.scenario === scenario)!.http, viaPooler = rows.find((r) => r.scenario === `${scenario} (PgBouncer)`)!.http;
+    return `${scenario}: through PgBouncer ${Math.round(viaPooler.rps)} req/s, direct ${Math.round(direct.rps)} req/s: ${(viaPooler.rps / direct.rps).toFixed(2)}x (errors ${viaPooler.errors} / ${direct.errors})`;
+  });
+  const pooledNote = ratios.length ? `\n\npooled / direct (PgBouncer ${Bun.spawnSync([pgbouncerBinary!, "--version"]).stdout.toString().split("\n")[0]}, transaction mode, max_prepared_statements=200, default_pool_size=${args.pool}):\n${ratios.join("\n")}` : "";
+  const report = `${header}\n\n${table(rows, helloResult)}${pooledNote}\n`;
   await Bun.write(`${results}/table.md`, report);
   await Bun.write(`${results}/results.json`, JSON.stringify({ rows, hello: helloResult, rssAtRest, rssAfter, args }, null, 2));
   console.log(`\n${report}\nraw results: ${results}`);

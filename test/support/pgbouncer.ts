@@ -17,6 +17,7 @@ const BIN = process.env.PGBOUNCER_BIN || (() => {
   return newest ? join(cache, newest, "pgbouncer") : undefined;
 })();
 const required = Boolean(process.env.PGBOUNCER_BIN || process.env.CI);
+export const pgbouncerBinary = BIN;
 export const pgbouncerAvailable = required || (BIN !== undefined && existsSync(BIN));
 
 /** PgBouncer refuses to run as root: as root (CI), run it as the postgres user (setpriv execs, so the pid is PgBouncer's). */
@@ -40,23 +41,29 @@ export interface TempPgBouncer {
 const live = new Set<() => void>();
 process.once("exit", () => { for (const destroy of live) destroy(); });
 
-/** Starts PgBouncer in front of `cluster` (auth_file with the cluster's own SCRAM secret) and waits until it listens. */
-export async function startPgBouncer(cluster: TempCluster, settings: Record<string, string | number> = {}): Promise<TempPgBouncer> {
+/**
+ * Starts PgBouncer in front of `cluster` and waits until it listens. With a password: auth_file with the
+ * role's own SCRAM secret; without (a trust-authenticated server, as the benchmark's): trust.
+ */
+export async function startPgBouncer(cluster: Pick<TempCluster, "url"> & { password?: string }, settings: Record<string, string | number> = {}): Promise<TempPgBouncer> {
   if (!BIN || !existsSync(BIN)) throw new Error(`no PgBouncer binary (PGBOUNCER_BIN=${process.env.PGBOUNCER_BIN ?? ""}); build one with .ci/pgbouncer.sh`);
   const server = new URL(cluster.url);
   const dir = mkdtempSync(join(tmpdir(), "tasks-pgbouncer-"));
   const port = freePort();
   // The SCRAM secret, not the password: PgBouncer then authenticates the client with SCRAM and reuses the
   // client's proof to log in to PostgreSQL, as a managed pooler does.
-  const admin = postgres(cluster.url, { max: 1, onnotice: () => {} });
-  const [{ secret }] = (await admin`select rolpassword as secret from pg_authid where rolname = ${server.username}`) as unknown as [{ secret: string }];
-  await admin.end();
+  let secret = "";
+  if (cluster.password !== undefined) {
+    const admin = postgres(cluster.url, { max: 1, onnotice: () => {} });
+    [{ secret }] = (await admin`select rolpassword as secret from pg_authid where rolname = ${server.username}`) as unknown as [{ secret: string }];
+    await admin.end();
+  }
   writeFileSync(join(dir, "userlist.txt"), `"${server.username}" "${secret}"\n`);
   const ini = {
     listen_addr: "127.0.0.1",
     listen_port: port,
     unix_socket_dir: "",
-    auth_type: "scram-sha-256",
+    auth_type: cluster.password === undefined ? "trust" : "scram-sha-256",
     auth_file: join(dir, "userlist.txt"),
     admin_users: server.username,
     pool_mode: "transaction",
