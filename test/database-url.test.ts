@@ -82,6 +82,19 @@ describe("DATABASE_URL parameters", () => {
     expect(problems("?sslnegotiation=postgres&sslsni=1&target_session_attrs=any&gssencmode=prefer&client_encoding=UTF8")).toEqual([]);
   });
 
+  test("several hosts (libpq's failover list) are refused", () => {
+    expect(problems("").length).toBe(0);
+    const found = (() => {
+      try {
+        loadConfig({ BETTER_AUTH_SECRET: SECRET, DATABASE_URL: "postgres://u:hunter2-secret@db1,db2/tasks" });
+      } catch (error) {
+        return (error as ConfigError).problems;
+      }
+      return [];
+    })();
+    expect(found).toEqual(["DATABASE_URL names several hosts; the service connects to one"]);
+  });
+
   test.each([
     ["sslmode", "?sslmode=sometimes"],
     ["sslmode", "?sslmode=require&sslrootcert=system"],

@@ -67,6 +67,7 @@ export function parsePostgresUrl(raw: string, home = homedir()): ParsedUrl {
     return { ok: false, problems: ["DATABASE_URL must be a postgres:// or postgresql:// URL with a host"] };
   }
   const bad = (name: string, why: string) => problems.push(`DATABASE_URL parameter ${name}: ${why}`);
+  if (url.hostname.includes(",")) problems.push("DATABASE_URL names several hosts; the service connects to one");
   for (const name of new Set(params.keys())) {
     if (REFUSED[name]) bad(name, REFUSED[name]);
     else if (!ACCEPTED.has(name)) bad(name, "unknown (not a libpq connection parameter the service honours)");

@@ -15,7 +15,7 @@ export interface Mitm {
 }
 
 /** Asks the server for TLS over a fresh TCP connection, as a PostgreSQL client does. */
-function connectUpstream(host: string, port: number): Promise<tls.TLSSocket> {
+export function connectTls(host: string, port: number): Promise<tls.TLSSocket> {
   return new Promise((resolve, reject) => {
     const raw = net.connect(port, host, () => raw.write(SSL_REQUEST));
     raw.once("error", reject);
@@ -47,7 +47,7 @@ export function startMitm({ host, port, key, cert }: { host: string; port: numbe
         seen += chunk.toString("latin1");
         upstream ? upstream.write(chunk) : early.push(chunk);
       });
-      connectUpstream(host, port).then((socket) => {
+      connectTls(host, port).then((socket) => {
         relayed++;
         upstream = socket;
         for (const chunk of early) socket.write(chunk);

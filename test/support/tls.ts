@@ -3,7 +3,9 @@
 import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { X509Certificate } from "node:crypto";
 import { startTempCluster, type TempCluster } from "./cluster";
+import { connectTls } from "./mitm";
 
 export interface KeyPair {
   key: string;
@@ -15,7 +17,7 @@ export interface KeyPair {
 
 export interface Certificates {
   dir: string;
-  /** the CA file to give as sslrootcert */
+  /** the CA file to give as sslrootcert (test-ca and rsa-ca) */
   caFile: string;
   /** for localhost and 127.0.0.1, signed by the CA: the real server's */
   server: KeyPair;
@@ -31,30 +33,48 @@ function openssl(args: string[]) {
   if (result.exitCode !== 0) throw new Error(`openssl ${args[0]} failed: ${result.stderr.toString()}`);
 }
 
-/** A CA, and key pairs signed by it (or by a second CA), each a P-256 key, valid for a day. */
-export function makeCertificates(): Certificates {
+export interface IssueOptions {
+  signer: "test-ca" | "rsa-ca" | "impostor-ca";
+  cn: string;
+  san: string;
+  key?: "ec" | "rsa";
+  /** the hash of the certificate's signature */
+  digest?: "sha1" | "sha256" | "sha384" | "sha512";
+}
+
+/** Three CAs (test-ca and rsa-ca are trusted through `caFile`, impostor-ca is not) and key pairs signed by them. */
+export function makeCertificates(): Certificates & { issue(name: string, options: IssueOptions): KeyPair } {
   const dir = mkdtempSync(join(tmpdir(), "tasks-tls-"));
   const path = (name: string) => join(dir, name);
-  const ca = (name: string) => openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", path(`${name}.key`), "-out", path(`${name}.crt`), "-days", "1", "-subj", `/CN=${name}`]);
-  const pair = (name: string, signer: string, cn: string, san: string): KeyPair => {
-    openssl(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", path(`${name}.key`), "-out", path(`${name}.csr`), "-subj", `/CN=${cn}`]);
+  const newKey = (type: "ec" | "rsa") => (type === "ec" ? ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"] : ["-newkey", "rsa:2048"]);
+  const ca = (name: string, type: "ec" | "rsa") => openssl(["req", "-x509", ...newKey(type), "-nodes", "-keyout", path(`${name}.key`), "-out", path(`${name}.crt`), "-days", "1", "-subj", `/CN=${name}`]);
+  const issue = (name: string, { signer, cn, san, key = "ec", digest = "sha256" }: IssueOptions): KeyPair => {
+    openssl(["req", ...newKey(key), "-nodes", "-keyout", path(`${name}.key`), "-out", path(`${name}.csr`), "-subj", `/CN=${cn}`]);
     writeFileSync(path(`${name}.ext`), `subjectAltName=${san}\n`);
-    openssl(["x509", "-req", "-in", path(`${name}.csr`), "-CA", path(`${signer}.crt`), "-CAkey", path(`${signer}.key`), "-CAcreateserial", "-out", path(`${name}.crt`), "-days", "1", "-sha256", "-extfile", path(`${name}.ext`)]);
+    openssl(["x509", "-req", "-in", path(`${name}.csr`), "-CA", path(`${signer}.crt`), "-CAkey", path(`${signer}.key`), "-CAcreateserial", "-out", path(`${name}.crt`), "-days", "1", `-${digest}`, "-extfile", path(`${name}.ext`)]);
     return { key: readFileSync(path(`${name}.key`), "utf8"), cert: readFileSync(path(`${name}.crt`), "utf8"), keyFile: path(`${name}.key`), certFile: path(`${name}.crt`) };
   };
-  ca("test-ca");
-  ca("impostor-ca");
-  const pairs = {
-    server: pair("server", "test-ca", "localhost", "DNS:localhost,IP:127.0.0.1"),
-    otherName: pair("other-name", "test-ca", "db.example.com", "DNS:db.example.com"),
-    impostor: pair("impostor", "impostor-ca", "localhost", "DNS:localhost,IP:127.0.0.1"),
+  ca("test-ca", "ec");
+  ca("rsa-ca", "rsa");
+  ca("impostor-ca", "ec");
+  writeFileSync(path("trusted.crt"), readFileSync(path("test-ca.crt"), "utf8") + readFileSync(path("rsa-ca.crt"), "utf8"));
+  const local = "DNS:localhost,IP:127.0.0.1";
+  return {
+    dir,
+    caFile: path("trusted.crt"),
+    server: issue("server", { signer: "test-ca", cn: "localhost", san: local }),
+    otherName: issue("other-name", { signer: "test-ca", cn: "db.example.com", san: "DNS:db.example.com" }),
+    impostor: issue("impostor", { signer: "impostor-ca", cn: "localhost", san: local }),
+    issue,
+    destroy: () => rmSync(dir, { recursive: true, force: true }),
   };
-  return { dir, caFile: path("test-ca.crt"), ...pairs, destroy: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
 export interface TlsCluster {
   cluster: TempCluster;
-  certs: Certificates;
+  certs: ReturnType<typeof makeCertificates>;
+  /** Makes the server present this certificate to new connections (a reload, awaited). */
+  useServerCertificate(pair: KeyPair): Promise<void>;
   /** a SCRAM role and its password */
   user: string;
   password: string;
@@ -100,6 +120,20 @@ export function startTlsCluster(): TlsCluster {
       md5User: "md5user",
       trustUser: "trustuser",
       url: (query = "", { user: role = user, port = started.port, database = "tasks" } = {}) => `postgres://${role}:${password}@127.0.0.1:${port}/${database}${query}`,
+      async useServerCertificate(pair) {
+        writeFileSync(join(started.dir, "data", "server.crt"), pair.cert);
+        writeFileSync(join(started.dir, "data", "server.key"), pair.key);
+        started.psql("select pg_reload_conf()");
+        // The postmaster reloads asynchronously: wait until a fresh handshake shows the new certificate.
+        const wanted = new X509Certificate(pair.cert).raw;
+        for (const deadline = performance.now() + 10_000; performance.now() < deadline; await Bun.sleep(20)) {
+          const socket = await connectTls("127.0.0.1", started.port);
+          const presented = socket.getPeerCertificate().raw;
+          socket.destroy();
+          if (presented.equals(wanted)) return;
+        }
+        throw new Error(`the server did not load the new certificate; see ${join(started.dir, "log")}`);
+      },
       destroy() {
         started.destroy();
         certs.destroy();
