@@ -20,7 +20,7 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)("postgres.js reconnecting after 
   });
   afterAll(() => fresh?.drop());
 
-  test(`${ROUNDS} rounds of killing the whole pool: every round serves again on its second attempt, with no stale error and no connect timeout`, async () => {
+  test(`${ROUNDS} rounds of killing the whole pool: every round serves again, with no stale error and no connect timeout`, async () => {
     const application = `reconnect-${crypto.randomUUID().slice(0, 8)}`;
     const sql = postgres(fresh.url, { max: POOL, connect_timeout: CONNECT_TIMEOUT_S, backoff: () => 0, onnotice: () => {}, connection: { application_name: application } });
     const admin = postgres(fresh.url, { max: 1, onnotice: () => {} });
@@ -47,9 +47,13 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)("postgres.js reconnecting after 
           }
         }
         firstErrors.push(...attempts);
-        if (attempts.length > 1 || performance.now() - started > CONNECT_TIMEOUT_S * 1000 * 0.8) slowRounds.push(round);
+        // On a loaded machine the retry can meet another killed connection whose close was not read yet, so
+        // a round may need more than one retry; but each killed connection fails at most one query, and a
+        // reconnected one never reports its old backend's termination (57P01) again.
+        const stale = attempts.slice(1).includes("57P01");
+        if (stale || attempts.length > POOL || performance.now() - started > CONNECT_TIMEOUT_S * 1000 * 0.8) slowRounds.push(round);
       }
-      console.log(`reconnect: ${ROUNDS} rounds, ${killed} connections killed; errors before serving again: ${JSON.stringify(countBy(firstErrors))}; rounds needing more than one retry or most of the connect timeout: ${slowRounds.length}`);
+      console.log(`reconnect: ${ROUNDS} rounds, ${killed} connections killed; errors before serving again: ${JSON.stringify(countBy(firstErrors))}; rounds with a stale 57P01, more failures than connections, or most of the connect timeout: ${slowRounds.length}`);
       // A killed connection's query fails once, as a lost connection; the next query is served.
       expect(firstErrors.filter((code) => !["CONNECTION_CLOSED", "ECONNRESET", "EPIPE", "57P01"].includes(code))).toEqual([]);
       expect(killed).toBeGreaterThanOrEqual(ROUNDS);
