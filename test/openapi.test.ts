@@ -37,3 +37,12 @@ test("the collection answers with and without a trailing slash", async () => {
     expect((await api.as(user, "GET", path)).body.map((t: any) => t.id)).toContain(body.id);
   }
 });
+
+test("the list documents its cursor parameter and the X-Total-Count and Link headers of its answer", async () => {
+  const list = (await served(api)).paths["/api/tasks"].get;
+  const cursor = list.parameters.find((p: { name: string }) => p.name === "cursor");
+  expect(cursor).toMatchObject({ in: "query", required: false, schema: { type: "string" } });
+  expect(cursor.schema.description).toContain("Link");
+  expect(Object.keys(list.responses["200"].headers)).toEqual(["X-Total-Count", "Link"]);
+  expect(list.responses["200"].headers.Link.schema.description).toContain('rel="next"');
+});

@@ -31,12 +31,16 @@ export const tasks = pgTable(
 );
 
 /**
- * How many tasks each user holds, kept by the create and delete statements themselves: the quota check
- * is one row locked and bumped in the insert's own statement, so concurrent creates cannot overshoot.
+ * How many tasks each user holds, in all and per status, kept by the create, delete and status-changing
+ * update statements themselves: the quota check is one row locked and bumped in the insert's own
+ * statement, so concurrent creates cannot overshoot, and a list's X-Total-Count is one row read.
  */
 export const taskCounts = pgTable("task_counts", {
   userId: varchar("user_id", { length: 255 }).primaryKey(),
   total: integer("total").notNull(),
+  pending: integer("pending").notNull().default(0),
+  inProgress: integer("in_progress").notNull().default(0),
+  completed: integer("completed").notNull().default(0),
 });
 
 export type TaskRow = typeof tasks.$inferSelect;

@@ -64,8 +64,14 @@ export const TaskListQuery = t.Object(
   {
     status: t.Optional(TaskStatus),
     limit: t.Optional(t.String({ pattern: "^(?:[1-9][0-9]?|[1-4][0-9]{2}|500)$", error: "limit must be an integer from 1 to 500", default: String(LIST_DEFAULTS.limit) })),
-    offset: t.Optional(t.String({ pattern: "^(?:0|[1-9][0-9]{0,8})$", error: "offset must be an integer from 0 to 999999999", default: String(LIST_DEFAULTS.offset) })),
+    // No `default`: Elysia would fill it in, and a cursor with an offset must be told apart from a cursor alone.
+    offset: t.Optional(t.String({ pattern: "^(?:0|[1-9][0-9]{0,8})$", error: "offset must be an integer from 0 to 999999999", description: `How many matching tasks to skip (default ${LIST_DEFAULTS.offset}); not together with \`cursor\`. Deep pages are cheaper by cursor.` })),
     sort: t.Optional(t.Union(literals(SORTS), { error: `sort must be one of ${SORTS.join(", ")}` })),
+    cursor: t.Optional(t.String({
+      pattern: "^[A-Za-z0-9_-]{1,1400}$",
+      error: "cursor must be the value from a Link header, unchanged",
+      description: "Opaque: continue after the last task of a previous page, from the `cursor` in that answer's `Link: <...>; rel=\"next\"` header (same sort and status). Not together with `offset`.",
+    })),
   },
   { additionalProperties: false },
 );
@@ -77,7 +83,6 @@ export const ValidationErrorBody = t.Object({
 
 export type TaskCreateInput = typeof TaskCreate.static;
 export type TaskUpdateInput = typeof TaskUpdate.static;
-export type TaskListInput = { status?: TaskRow["status"]; limit: number; offset: number; sort: Sort };
 
 export function toTask(row: TaskRow): typeof Task.static {
   return {

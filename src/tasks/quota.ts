@@ -3,16 +3,19 @@ import type { Db } from "../db/client";
 import type { TaskRow } from "../db/schema";
 
 /**
- * Create and delete keep task_counts in their own statement. The create's upsert locks the user's
- * counter row and re-checks it against the latest committed value, so 30 concurrent creates at the limit
- * add exactly as many tasks as fit; when none fits, the insert selects no row and creates nothing.
+ * Create, delete and status changes keep task_counts (in all and per status) in their own statement. The
+ * create's upsert locks the user's counter row and re-checks it against the latest committed value, so
+ * 30 concurrent creates at the limit add exactly as many tasks as fit; when none fits, the insert
+ * selects no row and creates nothing.
  * One statement, one round trip: the quota costs no extra trip to the database.
  */
 export async function insertWithinQuota(db: Db, values: { title: string; description: string | null; status: string; userId: string }, max: number): Promise<TaskRow | undefined> {
   const rows = rowsOf(await db.execute(sql`
     with counted as (
-      insert into task_counts (user_id, total) values (${values.userId}, 1)
-      on conflict (user_id) do update set total = task_counts.total + 1
+      insert into task_counts (user_id, total, pending, in_progress, completed)
+      values (${values.userId}, 1, ${one("pending", values.status)}, ${one("in_progress", values.status)}, ${one("completed", values.status)})
+      on conflict (user_id) do update set total = task_counts.total + 1, pending = task_counts.pending + excluded.pending,
+        in_progress = task_counts.in_progress + excluded.in_progress, completed = task_counts.completed + excluded.completed
       where ${max}::integer = 0 or task_counts.total < ${max}::integer
       returning user_id
     )
@@ -26,13 +29,42 @@ export async function insertWithinQuota(db: Db, values: { title: string; descrip
 export async function deleteCounted(db: Db, userId: string, id: number, condition?: SQL): Promise<number | undefined> {
   const rows = rowsOf(await db.execute(sql`
     with deleted as (
-      delete from tasks where id = ${id} and user_id = ${userId} ${condition ? sql`and ${condition}` : sql``} returning id
+      delete from tasks where id = ${id} and user_id = ${userId} ${condition ? sql`and ${condition}` : sql``} returning id, status
     ), counted as (
-      update task_counts set total = greatest(total - 1, 0) where user_id = ${userId} and exists (select 1 from deleted)
+      update task_counts c set total = greatest(c.total - 1, 0),
+        pending = greatest(c.pending - (d.status = 'pending')::int, 0),
+        in_progress = greatest(c.in_progress - (d.status = 'in_progress')::int, 0),
+        completed = greatest(c.completed - (d.status = 'completed')::int, 0)
+      from deleted d where c.user_id = ${userId}
     )
     select id from deleted`));
   return rows[0] ? Number(rows[0].id) : undefined;
 }
+
+/**
+ * An update that sets `status` moves the task between the per-status counters in its own statement. The
+ * old status is read under the row's lock (FOR UPDATE waits for a concurrent writer and sees its
+ * result), so two concurrent status changes of one task cannot both count from the same old status.
+ */
+export async function updateCounted(db: Db, userId: string, id: number, set: SQL, condition?: SQL): Promise<TaskRow | undefined> {
+  const rows = rowsOf(await db.execute(sql`
+    with old as (
+      select id, status from tasks where id = ${id} and user_id = ${userId} ${condition ? sql`and ${condition}` : sql``} for update
+    ), changed as (
+      update tasks set ${set} from old where tasks.id = old.id returning tasks.*, old.status as old_status
+    ), counted as (
+      update task_counts c set
+        pending = c.pending + (ch.status = 'pending')::int - (ch.old_status = 'pending')::int,
+        in_progress = c.in_progress + (ch.status = 'in_progress')::int - (ch.old_status = 'in_progress')::int,
+        completed = c.completed + (ch.status = 'completed')::int - (ch.old_status = 'completed')::int
+      from changed ch where c.user_id = ${userId} and ch.status <> ch.old_status
+    )
+    select * from changed`));
+  return rows[0] && toRow(rows[0]);
+}
+
+// 1 for the counter of the task's status, else 0.
+const one = (counter: string, status: string) => sql`${status === counter ? 1 : 0}::integer`;
 
 // postgres.js answers an array of rows, PGlite an object holding them.
 const rowsOf = (result: unknown): Record<string, any>[] => (Array.isArray(result) ? result : (result as { rows: Record<string, any>[] }).rows);

@@ -7,8 +7,10 @@ import { elysiaConfig } from "../elysia-config";
 import { IdempotencyKeyHeader } from "../idempotency/key";
 import { reply, type IdempotentWrites } from "../idempotency/writes";
 import { ErrorBody, etagOf, parseIfMatch, Task, TaskCreate, TaskIdParams, TaskListQuery, TaskUpdate, toTask, ValidationErrorBody, type TaskUpdateInput } from "./model";
-import { LIST_DEFAULTS } from "./constants";
-import { createTask, deleteTask, getTask, listTasks, updateTask } from "./service";
+import { LIST_DEFAULTS, type Sort } from "./constants";
+import { decodeCursor, encodeCursor, type Position } from "./cursor";
+import { listTasks } from "./list";
+import { createTask, deleteTask, getTask, updateTask } from "./service";
 
 // Statuses any authenticated route can answer, so each operation in the OpenAPI document is complete.
 const common = { 401: ErrorBody, 422: ValidationErrorBody, 429: ErrorBody, 500: ErrorBody, 503: ErrorBody };
@@ -17,6 +19,23 @@ const IfMatch = t.Optional(t.String({ description: "ETag from a previous respons
 const CreateHeaders = t.Object({ "idempotency-key": IdempotencyKeyHeader });
 const ChangeHeaders = t.Object({ "if-match": IfMatch, "idempotency-key": IdempotencyKeyHeader });
 const detail = (summary: string) => ({ summary, tags: ["tasks"], security: [{ bearerAuth: [] }] });
+
+// `headers` is read by the OpenAPI generator (it documents them on the response), not by the validator.
+const TaskPage = t.Array(Task, {
+  description: "The page of tasks",
+  headers: {
+    "X-Total-Count": t.String({ pattern: "^[0-9]+$", description: "How many tasks match the filter, on every page (not only this one)" }),
+    Link: t.String({ description: 'Only when a next page exists: `</api/tasks?...&cursor=...>; rel="next"`, the same filter, limit and sort with the cursor that continues after this page' }),
+  },
+});
+
+// A 422 in the shape the validator's own errors have.
+const queryError = (field: string, msg: string) => ({ detail: [{ loc: ["query", field], msg, type: "value_error" }] });
+
+// Relative, with the same filter, page size and sort; `offset` never: the cursor says where to go on.
+function nextUrl(status: string | undefined, limit: number, sort: Sort, cursor: string) {
+  return `/api/tasks?${status ? `status=${status}&` : ""}limit=${limit}&sort=${sort}&cursor=${cursor}`;
+}
 
 export function taskRoutes({ database, verifier, limits, maxTasksPerUser, writes }: { database: Database; verifier: TokenVerifier; limits: Limits; maxTasksPerUser: number; writes: IdempotentWrites }) {
   // PUT and PATCH share one implementation (the contract makes them the same partial update).
@@ -44,16 +63,22 @@ export function taskRoutes({ database, verifier, limits, maxTasksPerUser, writes
       },
     )), { body: TaskCreate, headers: CreateHeaders, response: { 201: Task, ...common, 409: ErrorBody }, detail: detail("Create a task") })
 
-    .get("", async ({ userId, query, set }) => {
-      const { rows, total } = await database.read((db) => listTasks(db, userId, {
-        status: query.status,
-        limit: Number(query.limit ?? LIST_DEFAULTS.limit),
-        offset: Number(query.offset ?? LIST_DEFAULTS.offset),
-        sort: query.sort ?? LIST_DEFAULTS.sort,
-      }));
-      set.headers["x-total-count"] = String(total);
-      return rows.map(toTask);
-    }, { query: TaskListQuery, response: { 200: t.Array(Task), ...common }, detail: detail("List your tasks (X-Total-Count: all matching)") })
+    .get("", async ({ userId, query, set, status }) => {
+      const sort = query.sort ?? LIST_DEFAULTS.sort;
+      const limit = Number(query.limit ?? LIST_DEFAULTS.limit);
+      let after: Position | undefined;
+      if (query.cursor !== undefined) {
+        if (query.offset !== undefined) return status(422, queryError("offset", "offset cannot be combined with cursor; the cursor already says where the page starts"));
+        const decoded = decodeCursor(query.cursor, sort, query.status);
+        if ("error" in decoded) return status(422, queryError("cursor", decoded.error));
+        after = decoded;
+      }
+      const offset = Number(query.offset ?? LIST_DEFAULTS.offset);
+      const page = await database.read((db) => listTasks(db, userId, { status: query.status, limit, offset, sort, after }));
+      set.headers["x-total-count"] = String(page.total);
+      if (page.next) set.headers.link = `<${nextUrl(query.status, limit, sort, encodeCursor(page.next))}>; rel="next"`;
+      return page.rows.map(toTask);
+    }, { query: TaskListQuery, response: { 200: TaskPage, ...common }, detail: detail("List your tasks (X-Total-Count: all matching; Link: the next page, when there is one)") })
 
     .get("/:id", async ({ userId, params, set }) => {
       const row = await database.read((db) => getTask(db, userId, Number(params.id)));

@@ -1,0 +1,83 @@
+import { and, asc, desc, eq, sql, type SQL } from "drizzle-orm";
+import type { PgColumn } from "drizzle-orm/pg-core";
+import type { Db } from "../db/client";
+import { taskCounts, tasks, type TaskRow } from "../db/schema";
+import type { Position } from "./cursor";
+import type { Sort, TaskStatus } from "./constants";
+import { prepared } from "./service";
+
+export interface ListInput { status?: TaskStatus; limit: number; offset: number; sort: Sort; after?: Position }
+export interface ListPage { rows: TaskRow[]; total: number; next?: Position }
+
+const SORT_COLUMNS: Record<Sort, { column: PgColumn; descending: boolean }> = {
+  "created_at": { column: tasks.createdAt, descending: false },
+  "-created_at": { column: tasks.createdAt, descending: true },
+  "updated_at": { column: tasks.updatedAt, descending: false },
+  "-updated_at": { column: tasks.updatedAt, descending: true },
+  "title": { column: tasks.title, descending: false },
+  "-title": { column: tasks.title, descending: true },
+};
+
+const COUNTERS: Record<TaskStatus | "all", PgColumn> = { all: taskCounts.total, pending: taskCounts.pending, in_progress: taskCounts.inProgress, completed: taskCounts.completed };
+const p = sql.placeholder;
+
+/**
+ * Every shape reads at most `limit + 1` entries past its starting point from an index on
+ * (user_id[, status], sort key, id), and X-Total-Count is the user's counter row (task_counts), read in
+ * the same statement: no part of a list reads all of the user's tasks.
+ * - first page: the index from its start;
+ * - `after` (a cursor): the row comparison (key, id) > (cursor's key, id) starts the index scan right
+ *   after the previous page's last task, so the hundredth page costs what the first does;
+ * - `offset`: the skipped entries are read from the index alone (an index-only scan of ids, joined back
+ *   to the table for the page's rows only), which is what keeps a deep offset cheap, not free.
+ * The extra row says whether a next page exists (then `next` is the position of the page's last task).
+ */
+export async function listTasks(db: Db, userId: string, q: ListInput): Promise<ListPage> {
+  const mode = q.after ? "after" : q.offset > 0 ? "offset" : "first";
+  const rows = await prepared(db, `list ${q.sort} ${q.status ?? "all"} ${mode}`, () => build(db, q.sort, q.status, mode))
+    .execute({ userId, status: q.status, limit: q.limit + 1, offset: q.offset, key: q.after?.key, id: q.after?.id });
+  if (rows.length === 0) return { rows: [], total: q.offset === 0 && !q.after ? 0 : await countOf(db, userId, q.status) };
+  const page = rows.slice(0, q.limit);
+  const last = page[page.length - 1]!;
+  return {
+    rows: page.map((r) => r.task),
+    total: rows[0]!.total,
+    next: rows.length > q.limit ? { sort: q.sort, status: q.status, key: last.key, id: last.task.id } : undefined,
+  };
+}
+
+function build(db: Db, sort: Sort, status: TaskStatus | undefined, mode: "first" | "after" | "offset") {
+  const { column, descending } = SORT_COLUMNS[sort];
+  const order = descending ? [desc(column), desc(tasks.id)] : [asc(column), asc(tasks.id)];
+  const scope = status ? and(eq(tasks.userId, p("userId")), eq(tasks.status, p("status"))) : eq(tasks.userId, p("userId"));
+  const fields = {
+    task: tasks,
+    // The timestamp to the microsecond, as text: the cursor must hold exactly what the index holds.
+    key: column === tasks.title ? sql<string>`${column}` : sql<string>`to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`,
+    total: sql<number>`coalesce((select ${COUNTERS[status ?? "all"]} from ${taskCounts} where ${taskCounts.userId} = ${p("userId")}), 0)`.mapWith(Number),
+  };
+  const name = `list_${sort.replace("-", "desc_")}_${status ?? "all"}_${mode}`;
+  if (mode === "offset") {
+    const ids = db.select({ id: tasks.id }).from(tasks).where(scope).orderBy(...order).limit(p("limit")).offset(p("offset")).as("page");
+    return db.select(fields).from(tasks).innerJoin(ids, eq(tasks.id, ids.id)).where(eq(tasks.userId, p("userId"))).orderBy(...order).prepare(name);
+  }
+  const where = mode === "after" ? and(scope, keyset(column, descending)) : scope;
+  return db.select(fields).from(tasks).where(where).orderBy(...order).limit(p("limit")).prepare(name);
+}
+
+// Strictly after the position in the sort's direction. Every sort column is NOT NULL, and the title is
+// compared in the column's own collation, the one its index and ORDER BY use.
+function keyset(column: PgColumn, descending: boolean): SQL {
+  const key = column === tasks.title ? sql`${p("key")}` : sql`${p("key")}::timestamptz`;
+  return descending
+    ? sql`(${column}, ${tasks.id}) < (${key}, ${p("id")}::bigint)`
+    : sql`(${column}, ${tasks.id}) > (${key}, ${p("id")}::bigint)`;
+}
+
+async function countOf(db: Db, userId: string, status: TaskStatus | undefined): Promise<number> {
+  const rows = await prepared(db, `count ${status ?? "all"}`, () => db
+    .select({ total: sql<number>`${COUNTERS[status ?? "all"]}`.mapWith(Number) })
+    .from(taskCounts).where(eq(taskCounts.userId, p("userId"))).prepare(`count_${status ?? "all"}`),
+  ).execute({ userId });
+  return rows[0]?.total ?? 0;
+}
