@@ -33,8 +33,9 @@ const p = sql.placeholder;
  * The extra row says whether a next page exists (then `next` is the position of the page's last task).
  */
 export async function listTasks(db: Db, userId: string, q: ListInput): Promise<ListPage> {
-  const mode = q.after ? "after" : q.offset > 0 ? "offset" : "first";
-  const rows = await prepared(db, `list ${q.sort} ${q.status ?? "all"} ${mode}`, () => build(db, q.sort, q.status, mode))
+  const mode: ListMode = q.after ? "after" : q.offset > 0 ? "offset" : "first";
+  const name = `list_${q.sort.replace("-", "desc_")}_${q.status ?? "all"}_${mode}`;
+  const rows = await prepared(db, name, () => listQuery(db, q.sort, q.status, mode).prepare(name))
     .execute({ userId, status: q.status, limit: q.limit + 1, offset: q.offset, key: q.after?.key, id: q.after?.id });
   if (rows.length === 0) return { rows: [], total: q.offset === 0 && !q.after ? 0 : await countOf(db, userId, q.status) };
   const page = rows.slice(0, q.limit);
@@ -46,7 +47,10 @@ export async function listTasks(db: Db, userId: string, q: ListInput): Promise<L
   };
 }
 
-function build(db: Db, sort: Sort, status: TaskStatus | undefined, mode: "first" | "after" | "offset") {
+export type ListMode = "first" | "after" | "offset";
+
+/** The statement of one list shape, placeholders unbound (bench/list-cost.ts explains it). */
+export function listQuery(db: Db, sort: Sort, status: TaskStatus | undefined, mode: ListMode) {
   const { column, descending } = SORT_COLUMNS[sort];
   const order = descending ? [desc(column), desc(tasks.id)] : [asc(column), asc(tasks.id)];
   const scope = status ? and(eq(tasks.userId, p("userId")), eq(tasks.status, p("status"))) : eq(tasks.userId, p("userId"));
@@ -56,13 +60,12 @@ function build(db: Db, sort: Sort, status: TaskStatus | undefined, mode: "first"
     key: column === tasks.title ? sql<string>`${column}` : sql<string>`to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`,
     total: sql<number>`coalesce((select ${COUNTERS[status ?? "all"]} from ${taskCounts} where ${taskCounts.userId} = ${p("userId")}), 0)`.mapWith(Number),
   };
-  const name = `list_${sort.replace("-", "desc_")}_${status ?? "all"}_${mode}`;
   if (mode === "offset") {
     const ids = db.select({ id: tasks.id }).from(tasks).where(scope).orderBy(...order).limit(p("limit")).offset(p("offset")).as("page");
-    return db.select(fields).from(tasks).innerJoin(ids, eq(tasks.id, ids.id)).where(eq(tasks.userId, p("userId"))).orderBy(...order).prepare(name);
+    return db.select(fields).from(tasks).innerJoin(ids, eq(tasks.id, ids.id)).where(eq(tasks.userId, p("userId"))).orderBy(...order);
   }
   const where = mode === "after" ? and(scope, keyset(column, descending)) : scope;
-  return db.select(fields).from(tasks).where(where).orderBy(...order).limit(p("limit")).prepare(name);
+  return db.select(fields).from(tasks).where(where).orderBy(...order).limit(p("limit"));
 }
 
 // Strictly after the position in the sort's direction. Every sort column is NOT NULL, and the title is

@@ -1,0 +1,155 @@
+// `bun bench/list-cost.ts [--requests 300] [--big 10000] [--small 20] [--admin-url postgres://...]`
+// Does a list cost the same whatever the user holds? A fresh database, the service (`bun src/index.ts`,
+// fair-share limits off), background users, one user with --big tasks and one with --small tasks.
+// Every query runs --requests times per user, the two users alternating request by request over one
+// keep-alive connection, so both see the same machine; the table gives each user's p50/p95 and the
+// ratio of the p95s. Then EXPLAIN ANALYZE of the service's own statement for the worst ratios.
+import { SignJWT } from "jose";
+import { drizzle } from "drizzle-orm/postgres-js";
+import { parseArgs } from "node:util";
+import postgres from "postgres";
+import type { TaskStatus } from "../src/db/schema";
+import * as schema from "../src/db/schema";
+import { decodeCursor } from "../src/tasks/cursor";
+import { listQuery, type ListMode } from "../src/tasks/list";
+import { SORTS, type Sort } from "../src/tasks/model";
+import { freePort } from "./server";
+
+const { values: args } = parseArgs({
+  options: {
+    requests: { type: "string", default: "300" },
+    big: { type: "string", default: "10000" },
+    small: { type: "string", default: "20" },
+    "admin-url": { type: "string", default: process.env.BENCH_ADMIN_URL ?? "postgres://postgres@127.0.0.1:5432/postgres" },
+  },
+});
+const REQUESTS = Number(args.requests), BIG = Number(args.big), SMALL = Number(args.small);
+const BACKGROUND_USERS = 300, BACKGROUND_TASKS = 20;
+
+const dbName = `tasks_listcost_${process.pid}`;
+const admin = postgres(args["admin-url"]!, { max: 1, onnotice: () => {} });
+const dbUrl = Object.assign(new URL(args["admin-url"]!), { pathname: `/${dbName}` }).toString();
+const secret = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64");
+const log = (msg: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${msg}`);
+let service: ReturnType<typeof Bun.spawn> | undefined;
+let sql: postgres.Sql | undefined;
+
+async function cleanup() {
+  service?.kill("SIGTERM");
+  await service?.exited;
+  await sql?.end();
+  await admin.unsafe(`drop database if exists "${dbName}" with (force)`).catch(() => {});
+  await admin.end();
+}
+process.on("SIGINT", () => void cleanup().finally(() => process.exit(130)));
+
+const tokenFor = (sub: string) => new SignJWT({ sub }).setProtectedHeader({ alg: "HS256" }).setIssuedAt().setExpirationTime("6h").sign(new TextEncoder().encode(secret));
+
+/** `count` tasks of `userId` with random titles, the three statuses in turn, a second apart. */
+async function seedUser(userId: string, count: number) {
+  await sql!`
+    insert into tasks (title, user_id, status, created_at, updated_at)
+    select md5(${userId} || i::text), ${userId}, (array['pending', 'in_progress', 'completed'])[1 + i % 3],
+      now() - i * interval '1 second', now() - (i * 7 % ${count}) * interval '1 second'
+    from generate_series(1, ${count}) i`;
+}
+
+const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+
+interface Query { name: string; big: string; small: string; sort: Sort; status?: TaskStatus; mode: ListMode; offset: number; bigAfter?: string }
+
+try {
+  await admin.unsafe(`create database "${dbName}"`);
+  const port = freePort();
+  service = Bun.spawn(["bun", `${import.meta.dir}/../src/index.ts`], {
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", NODE_ENV: "production", HOST: "127.0.0.1", PORT: String(port), DATABASE_URL: dbUrl, BETTER_AUTH_SECRET: secret, LOG_LEVEL: "error", RATE_LIMIT_PER_MINUTE: "0", USER_CONCURRENCY: "0", MAX_TASKS_PER_USER: "0" },
+    stdout: "ignore",
+    stderr: "inherit",
+  });
+  const base = `http://127.0.0.1:${port}`;
+  for (let i = 0; !(await fetch(`${base}/health/ready`).then((r) => r.ok, () => false)); i++) {
+    if (i > 300 || service.exitCode !== null) throw new Error("the service did not become ready");
+    await Bun.sleep(100);
+  }
+  sql = postgres(dbUrl, { max: 2, onnotice: () => {} });
+  log(`seeding: ${BACKGROUND_USERS} users x ${BACKGROUND_TASKS}, one user with ${BIG}, one with ${SMALL}`);
+  for (let u = 0; u < BACKGROUND_USERS; u++) await seedUser(`background-${u}`, BACKGROUND_TASKS);
+  await seedUser("big", BIG);
+  await seedUser("small", SMALL);
+  // The counters as the backfill migration computes them (tasks were inserted by SQL, not the API).
+  await sql`insert into task_counts (user_id, total, pending, in_progress, completed)
+    select user_id, count(*), count(*) filter (where status = 'pending'), count(*) filter (where status = 'in_progress'), count(*) filter (where status = 'completed')
+    from tasks group by user_id`;
+  await sql`vacuum analyze tasks`;
+  await sql`vacuum analyze task_counts`;
+
+  const tokens = { big: await tokenFor("big"), small: await tokenFor("small") };
+  const get = async (who: "big" | "small", path: string) => {
+    const started = performance.now();
+    const res = await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${tokens[who]}` } });
+    const body = await res.arrayBuffer();
+    if (res.status !== 200) throw new Error(`${path} answered ${res.status}: ${new TextDecoder().decode(body)}`);
+    return { ms: performance.now() - started, link: res.headers.get("link") };
+  };
+  const cursorAt = async (who: "big" | "small", sort: Sort, offset: number) => {
+    const { link } = await get(who, `/api/tasks?limit=20&sort=${sort}&offset=${offset}`);
+    return link!.match(/cursor=([A-Za-z0-9_-]+)/)![1]!;
+  };
+
+  const queries: Query[] = [];
+  for (const sort of SORTS) queries.push({ name: `sort=${sort}`, big: `/api/tasks?limit=20&sort=${sort}`, small: `/api/tasks?limit=20&sort=${sort}`, sort, mode: "first", offset: 0 });
+  for (const sort of ["-created_at", "title"] as const) {
+    for (const status of ["pending", "completed"] as const) {
+      queries.push({ name: `status=${status}&sort=${sort}`, big: `/api/tasks?limit=20&status=${status}&sort=${sort}`, small: `/api/tasks?limit=20&status=${status}&sort=${sort}`, sort, status, mode: "first", offset: 0 });
+    }
+  }
+  // Deep pages of the big user (by offset and by cursor) against the small user's first page of the same
+  // sort and filter: the small user has no page 450, and a page of 20 is the work being compared.
+  const deep = Math.floor(BIG * 0.9);
+  for (const sort of ["-created_at", "-title", "updated_at"] as const) {
+    queries.push({ name: `offset=${deep}&sort=${sort}`, big: `/api/tasks?limit=20&offset=${deep}&sort=${sort}`, small: `/api/tasks?limit=20&offset=0&sort=${sort}`, sort, mode: "offset", offset: deep });
+  }
+  queries.push({ name: `status=completed&offset=${Math.floor(deep / 3)}&sort=-title`, big: `/api/tasks?limit=20&status=completed&offset=${Math.floor(deep / 3)}&sort=-title`, small: `/api/tasks?limit=20&status=completed&sort=-title`, sort: "-title", status: "completed", mode: "offset", offset: Math.floor(deep / 3) });
+  for (const sort of SORTS) {
+    const cursor = await cursorAt("big", sort, deep);
+    queries.push({ name: `cursor after ${deep + 20}, sort=${sort}`, big: `/api/tasks?limit=20&sort=${sort}&cursor=${cursor}`, small: `/api/tasks?limit=20&sort=${sort}`, sort, mode: "after", offset: 0, bigAfter: cursor });
+  }
+
+  log(`${queries.length} queries x ${REQUESTS} requests per user, alternating`);
+  for (const q of queries) for (let i = 0; i < 30; i++) await get("big", q.big), await get("small", q.small);
+  const rows: { q: Query; big: number[]; small: number[] }[] = [];
+  for (const q of queries) {
+    const big: number[] = [], small: number[] = [];
+    for (let i = 0; i < REQUESTS; i++) {
+      // Alternate which goes first, so neither always meets a warmer or colder machine.
+      if (i % 2) big.push((await get("big", q.big)).ms), small.push((await get("small", q.small)).ms);
+      else small.push((await get("small", q.small)).ms), big.push((await get("big", q.big)).ms);
+    }
+    rows.push({ q, big: big.sort((a, b) => a - b), small: small.sort((a, b) => a - b) });
+  }
+
+  const f = (n: number) => n.toFixed(2);
+  console.log(`\nGET /api/tasks?limit=20, ${REQUESTS} requests each; ms; ratio = p95 of the ${BIG}-task user / p95 of the ${SMALL}-task user\n`);
+  console.log(`| query | ${SMALL} tasks p50 | p95 | ${BIG} tasks p50 | p95 | p95 ratio |`);
+  console.log("| --- | ---: | ---: | ---: | ---: | ---: |");
+  for (const r of rows) {
+    const ratio = quantile(r.big, 0.95) / quantile(r.small, 0.95);
+    console.log(`| ${r.q.name} | ${f(quantile(r.small, 0.5))} | ${f(quantile(r.small, 0.95))} | ${f(quantile(r.big, 0.5))} | ${f(quantile(r.big, 0.95))} | ${ratio.toFixed(2)}x |`);
+  }
+
+  // The service's statement for the three worst ratios, explained with the big user's parameters.
+  const db = drizzle(sql, { schema });
+  const worst = [...rows].sort((a, b) => quantile(b.big, 0.95) / quantile(b.small, 0.95) - quantile(a.big, 0.95) / quantile(a.small, 0.95)).slice(0, 3);
+  for (const { q } of worst) {
+    const { sql: text, params } = listQuery(db, q.sort, q.status, q.mode).toSQL();
+    const position = q.bigAfter ? decodeCursor(q.bigAfter, q.sort, q.status) : undefined;
+    if (position && "error" in position) throw new Error(position.error);
+    const values: Record<string, unknown> = { userId: "big", status: q.status, limit: 21, offset: q.offset, key: position?.key, id: position?.id };
+    const bound = params.map((p: any) => (p && typeof p === "object" && "name" in p ? values[p.name] : p));
+    const plan = await sql.unsafe(`explain (analyze, buffers, costs off) ${text}`, bound as any[]);
+    console.log(`\nEXPLAIN ANALYZE, ${BIG}-task user, ${q.name}:\n${plan.map((r: any) => `  ${r["QUERY PLAN"]}`).join("\n")}`);
+  }
+} finally {
+  await cleanup();
+}
+
