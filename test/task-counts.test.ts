@@ -63,7 +63,7 @@ describe("the counter backfill migration", () => {
   async function databaseBeforeTheCounters(): Promise<{ db: Database; drop: () => Promise<void>; url?: string }> {
     const fresh = process.env.TEST_DATABASE_URL ? await createFreshDatabase("tasks_backfill") : undefined;
     const db = fresh
-      ? await openDatabase({ kind: "postgres", url: fresh.url, poolMax: 2, prepare: true, ssl: undefined })
+      ? await openDatabase({ kind: "postgres", url: fresh.url, poolMax: 2, prepare: true })
       : await openDatabase({ kind: "pglite", dataDir: undefined, poolMax: 1 });
     await db.write(async (d) => {
       await d.execute(sql`create schema drizzle`);
@@ -86,7 +86,7 @@ describe("the counter backfill migration", () => {
         await d.execute(sql`insert into task_counts (user_id, total) values ('counted', 7), ('gone', 3)`);
       });
       // Two replicas starting at once: the advisory lock lets one apply the migrations, the other none.
-      const second = url ? await openDatabase({ kind: "postgres", url, poolMax: 1, prepare: true, ssl: undefined }) : undefined;
+      const second = url ? await openDatabase({ kind: "postgres", url, poolMax: 1, prepare: true }) : undefined;
       const applied = await Promise.all([db.migrate(), ...(second ? [second.migrate()] : [])]);
       await second?.close();
       expect(applied.reduce((a, b) => a + b, 0)).toBe(migrations.length - upToCounters.length);
