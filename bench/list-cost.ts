@@ -8,11 +8,10 @@ import { SignJWT } from "jose";
 import { drizzle } from "drizzle-orm/postgres-js";
 import { parseArgs } from "node:util";
 import postgres from "postgres";
-import type { TaskStatus } from "../src/db/schema";
+import { SORTS, type Sort, type TaskStatus } from "../src/tasks/constants";
 import * as schema from "../src/db/schema";
 import { decodeCursor } from "../src/tasks/cursor";
 import { listQuery, type ListMode } from "../src/tasks/list";
-import { SORTS, type Sort } from "../src/tasks/model";
 import { freePort } from "./server";
 
 const { values: args } = parseArgs({
