@@ -8,6 +8,7 @@ import { buildApp, newUser, SECRET } from "./support/app";
 import { clusterAvailable } from "./support/cluster";
 import { expectNoLeaks } from "./support/hygiene";
 import { startMitm, type Mitm } from "./support/mitm";
+import { pgbouncerAvailable, startPgBouncer } from "./support/pgbouncer";
 import { baseEnv, runToExit } from "./support/server";
 import { startTlsCluster, type TlsCluster } from "./support/tls";
 
@@ -180,4 +181,35 @@ describe.skipIf(!clusterAvailable)("TLS and channel binding to a real PostgreSQL
     expect(result.stderr).toContain("does not support SSL");
     expect(result.ms).toBeLessThan(10_000);
   }, 30_000);
+
+  // PgBouncer terminates TLS and SCRAM itself and cannot offer SCRAM-SHA-256-PLUS: prefer gets plain SCRAM
+  // (the client says it could bind), require is refused, as psql refuses it.
+  describe.skipIf(!pgbouncerAvailable)("through PgBouncer with TLS on both sides", () => {
+    const data = () => `${pg.cluster.dir}/data`;
+    const bouncer = () => startPgBouncer({ url: `${pg.cluster.url}?sslmode=require`, password: pg.cluster.password }, {
+      client_tls_sslmode: "require", client_tls_key_file: `${data()}/server.key`, client_tls_cert_file: `${data()}/server.crt`, server_tls_sslmode: "require",
+    });
+    const pooledUrl = (port: number, query: string) => `postgres://postgres:${pg.cluster.password}@127.0.0.1:${port}/tasks${query}`;
+
+    test("verify-full with channel_binding at prefer: CRUD works", async () => {
+      const pooler = await bouncer();
+      try {
+        expect((await crud(await connect(pooledUrl(pooler.port, `?sslmode=verify-full&${ca()}`)))).ssl).toBe(true);
+      } finally {
+        await Promise.all(open.splice(0).map((d) => d.close()));
+        pooler.destroy();
+      }
+    }, 30_000);
+
+    test("channel_binding=require exits 1 at start, naming DATABASE_URL", async () => {
+      const pooler = await bouncer();
+      try {
+        const result = await start(pooledUrl(pooler.port, `?sslmode=verify-full&${ca()}&channel_binding=require`));
+        expectStartupRefused(result, /SCRAM-SHA-256-PLUS/);
+        expectNoLeaks({ logs: [result.stdout, result.stderr], secrets: [pg.cluster.password] });
+      } finally {
+        pooler.destroy();
+      }
+    }, 30_000);
+  });
 });

@@ -50,8 +50,8 @@ const REFUSED: Record<string, string> = {
   gssdelegation: "Kerberos/GSSAPI is not supported",
 };
 
-// The operating system's roots; an image without any (ours has no ca-certificates) gets Bun's built-in
-// Mozilla store instead, which is what a system store holds.
+// The operating system's roots; a system without any gets Bun's built-in Mozilla store instead, which
+// is what a system store holds.
 const systemRoots = (): string[] => {
   const get = (tls as { getCACertificates?: (kind: string) => string[] }).getCACertificates;
   const system = typeof get === "function" ? get("system") : [];
