@@ -94,6 +94,8 @@ export DOCKER_BUILDKIT=1 COMPOSE_DOCKER_CLI_BUILD=1
 # teardown: runs on every exit
 DOCKERD_PID=""
 WAIT_CID=""
+BAD_CID=""
+LOAD_PIDS=()
 STACK_UP=0
 HAD_DOCKER0=0; ip link show docker0 >/dev/null 2>&1 && HAD_DOCKER0=1
 HAD_DOCKER_CHAINS=0; iptables -t nat -S DOCKER >/dev/null 2>&1 && HAD_DOCKER_CHAINS=1
@@ -119,6 +121,7 @@ cleanup() {
 	local rc=$?
 	set +e
 	trap - EXIT INT TERM ERR
+	[ ${#LOAD_PIDS[@]} = 0 ] || kill "${LOAD_PIDS[@]}" 2>/dev/null
 	if [ "$STACK_UP" = 1 ]; then
 		if [ "$rc" != 0 ]; then
 			echo "----- compose ps / logs (failure) -----" >&2
@@ -129,7 +132,7 @@ cleanup() {
 		compose down -v --remove-orphans --timeout 20 >"$LOGS/down-cleanup.log" 2>&1
 	fi
 	if [ -n "$DOCKERD_PID" ] && kill -0 "$DOCKERD_PID" 2>/dev/null; then
-		[ -z "$WAIT_CID" ] || docker rm -f "$WAIT_CID" >/dev/null 2>&1
+		[ -z "$WAIT_CID$BAD_CID" ] || docker rm -f $WAIT_CID $BAD_CID >/dev/null 2>&1
 		docker image prune -f >/dev/null 2>&1
 		docker builder prune -f --keep-storage 1GB >/dev/null 2>&1 # bound the cache: ~3 builds
 		log "teardown: stopping dockerd (pid $DOCKERD_PID)"
@@ -199,7 +202,11 @@ PG_MAJOR=${PG_IMAGE##*:}; PG_MAJOR=${PG_MAJOR%%[.-]*}
 [[ $BUN_IMAGE == oven/bun:* && $BUN_VERSION =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || die "build stage must be FROM oven/bun:<x.y.z>, got $BUN_IMAGE"
 [[ $BASE_IMAGE == debian:* ]] || die "the Dockerfile has no debian:<tag> stage (the stand-ins are built on it)"
 [[ $PG_MAJOR =~ ^[0-9]+$ ]] || die "cannot read the PostgreSQL major version from $PG_IMAGE"
-log "base images: $BUN_IMAGE (bun $BUN_VERSION), $BASE_IMAGE, $PG_IMAGE (PostgreSQL $PG_MAJOR)"
+LB_IMAGE=$(sed -nE 's/^[[:space:]]*image:[[:space:]]*"?(haproxy:[^"[:space:]]+)"?[[:space:]]*$/\1/p' "$APP_DIR/compose.yaml" | head -n1)
+[ -n "$LB_IMAGE" ] || die "no 'image: haproxy:...' line in compose.yaml"
+HAPROXY_VERSION=${LB_IMAGE##*:}; HAPROXY_VERSION=${HAPROXY_VERSION%%-*}
+[[ $HAPROXY_VERSION =~ ^[0-9]+\.[0-9]+$ ]] || die "the lb image must be haproxy:<major.minor> (Debian's package is the stand-in), got $LB_IMAGE"
+log "base images: $BUN_IMAGE (bun $BUN_VERSION), $BASE_IMAGE, $PG_IMAGE (PostgreSQL $PG_MAJOR), $LB_IMAGE"
 
 recipe_of() { docker image inspect -f '{{ index .Config.Labels "container-check.recipe" }}' "$1" 2>/dev/null || true; }
 hash_of() { cat "$@" | sha256sum | cut -c1-16; }
@@ -328,6 +335,17 @@ else
 	run_logged build-postgres docker build --build-arg "BASE_IMAGE=$BASE_IMAGE" --build-arg "PG_MAJOR=$PG_MAJOR" \
 		--label "container-check.recipe=$pg_recipe" --label container-check.stand-in=true -t "$PG_IMAGE" "$ctx"
 fi
+
+ctx="$WORK/ctx-haproxy"; mkdir -p "$ctx"
+cp "$STANDINS/haproxy.Dockerfile" "$ctx/Dockerfile"
+lb_recipe=$(echo "$base_id $HAPROXY_VERSION $(hash_of "$ctx/Dockerfile")" | sha256sum | cut -c1-16)
+if [ "$(recipe_of "$LB_IMAGE")" = "$lb_recipe" ]; then
+	log "stand-in $LB_IMAGE: cached"
+else
+	log "building stand-in $LB_IMAGE from Debian's haproxy"
+	run_logged build-haproxy docker build --build-arg "BASE_IMAGE=$BASE_IMAGE" --build-arg "HAPROXY_VERSION=$HAPROXY_VERSION" \
+		--label "container-check.recipe=$lb_recipe" --label container-check.stand-in=true -t "$LB_IMAGE" "$ctx"
+fi
 STANDINS_S=$(since "$t")
 
 # ---------------------------------------------------------------------------------------------
@@ -379,7 +397,7 @@ free_port() {
 	echo "$p"
 }
 # The stack sees exactly these values: nothing from the caller's environment or a .env file.
-unset POSTGRES_USER POSTGRES_DB BETTER_AUTH_URL JWKS_URL JWT_ISSUER JWT_AUDIENCE CORS_ORIGINS LOG_LEVEL DB_POOL_MAX
+unset POSTGRES_USER POSTGRES_DB BETTER_AUTH_URL JWKS_URL JWT_ISSUER JWT_AUDIENCE CORS_ORIGINS LOG_LEVEL DB_POOL_MAX SHUTDOWN_DRAIN_MS
 API_PORT=$(free_port "${CONTAINER_CHECK_API_PORT:-18000}")
 BETTER_AUTH_SECRET=$(rand 48)
 POSTGRES_PASSWORD=$(rand 24)
@@ -401,7 +419,9 @@ fi
 UP_RETURN_S=$(since "$t_up")
 API_CID=$(compose ps -q api)
 DB_CID=$(compose ps -q db)
+LB_CID=$(compose ps -q lb)
 [ -n "$API_CID" ] || die "no api container"
+[ -n "$LB_CID" ] || die "no lb container"
 
 wait_healthy() { # container timeout_s
 	local deadline=$(($(date +%s) + $2)) state
@@ -420,9 +440,17 @@ wait_healthy() { # container timeout_s
 		sleep 0.1
 	done
 }
+wait_lb_ready() { # timeout_s: HAProxy answers /health/ready with 200, i.e. it has a replica up
+	local deadline=$(($(date +%s) + $1))
+	until [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$BASE_URL/health/ready")" = 200 ]; do
+		[ "$(date +%s)" -lt "$deadline" ] || return 1
+		sleep 0.1
+	done
+}
 wait_healthy "$API_CID" 180 || die "api did not become healthy"
+wait_lb_ready 30 || die "HAProxy did not serve /health/ready within 30 s of a healthy api"
 UP_HEALTHY_S=$(since "$t_up")
-log "api healthy ${UP_HEALTHY_S}s after 'up' (compose returned after ${UP_RETURN_S}s, db healthy by then)"
+log "api healthy and served through HAProxy ${UP_HEALTHY_S}s after 'up' (compose returned after ${UP_RETURN_S}s)"
 
 # CPU an idle container costs (its cgroup: the service plus the health-check processes that the
 # runtime starts in it), over CONTAINER_CHECK_IDLE_S seconds; off by default, it only waits.
@@ -517,8 +545,17 @@ check "image: the system CA store (sslrootcert=system) has over 100 roots" yes "
 check "no shell in the container" no "$(docker exec "$API_CID" /bin/sh -c true >/dev/null 2>&1 && echo yes || echo no)"
 check "'tasks-api healthcheck' exits 0 while serving" 0 "$(docker exec "$API_CID" /app/tasks-api healthcheck >/dev/null 2>&1 && echo 0 || echo $?)"
 check "'tasks-api healthcheck' exits 1 when nothing answers" 1 "$(docker exec -e PORT=1 "$API_CID" /app/tasks-api healthcheck >/dev/null 2>&1 && echo 0 || echo $?)"
+# exposure: one way in, on loopback only
 check "database port not published" "" "$(docker port "$DB_CID")"
-check "api published on loopback only" "127.0.0.1:$API_PORT" "$(docker port "$API_CID" 8000/tcp)"
+check "api port not published (HAProxy is the way in)" "" "$(docker port "$API_CID")"
+check "lb published on loopback only" "127.0.0.1:$API_PORT" "$(docker port "$LB_CID" 8000/tcp)"
+check "lb: nothing else published" "8000/tcp -> 127.0.0.1:$API_PORT" "$(docker port "$LB_CID")"
+for cid in "$DB_CID" "$API_CID" "$LB_CID"; do
+	name=$(docker inspect -f '{{ index .Config.Labels "com.docker.compose.service" }}' "$cid")
+	check "$name: memory, CPU and pids limits are set" yes "$(docker inspect -f '{{if and .HostConfig.Memory .HostConfig.NanoCpus .HostConfig.PidsLimit}}yes{{else}}no{{end}}' "$cid")"
+	check "$name: json-file logs rotated (max-size, max-file)" "json-file 10m 3" "$(docker inspect -f '{{.HostConfig.LogConfig.Type}} {{index .HostConfig.LogConfig.Config "max-size"}} {{index .HostConfig.LogConfig.Config "max-file"}}' "$cid")"
+done
+check "api: restarted on failure at most 5 times" on-failure:5 "$(docker inspect -f '{{.HostConfig.RestartPolicy.Name}}:{{.HostConfig.RestartPolicy.MaximumRetryCount}}' "$API_CID")"
 
 # the build context and the image
 check "build context: none of the ${#PLANTED[@]} planted secrets reached the daemon" "" "$(echo $CONTEXT_LEAKS)"
@@ -543,6 +580,7 @@ t=$(now)
 docker start "$API_CID" >/dev/null
 wait_healthy "$API_CID" 60 || die "api did not become healthy again after a restart"
 RESTART_S=$(since "$t")
+wait_lb_ready 30 || die "HAProxy did not take the restarted api back"
 check "GET /api/tasks/$KEPT_ID after restart -> 200" 200 "$(req GET "/api/tasks/$KEPT_ID")"
 
 # A container that is still waiting for its database (nothing answers on 127.0.0.1:1 in a network
@@ -559,6 +597,72 @@ check "docker stop while it waits for its database: exit 0" 0 "$(docker inspect 
 check "docker stop while it waits for its database: under 2 s" yes "$(awk -v s="$WAIT_STOP_S" 'BEGIN { print (s < 2 ? "yes" : "no (" s " s)") }')"
 docker rm -f "$WAIT_CID" >/dev/null; WAIT_CID=""
 
+# A bad secret exits 1 at once; the restart policy gives up after its 5 retries instead of looping.
+log "a bad BETTER_AUTH_SECRET under the api's restart policy"
+BAD_CID=$(docker run -d --network none --read-only --restart "$(docker inspect -f '{{.HostConfig.RestartPolicy.Name}}:{{.HostConfig.RestartPolicy.MaximumRetryCount}}' "$API_CID")" \
+	-e BETTER_AUTH_SECRET=too-short -e DATABASE_URL=postgres://tasks:unused@127.0.0.1:1/tasks "$API_IMAGE")
+for _ in $(seq 1 300); do
+	[ "$(docker inspect -f '{{.State.Status}} {{.RestartCount}}' "$BAD_CID")" = "exited 5" ] && break
+	sleep 0.1
+done
+check "a bad secret: exit 1, restarted 5 times, then left exited" "exited 1 5" "$(docker inspect -f '{{.State.Status}} {{.State.ExitCode}} {{.RestartCount}}' "$BAD_CID")"
+check "a bad secret: one line naming BETTER_AUTH_SECRET per attempt" "6 6" "$(docker logs "$BAD_CID" 2>&1 | wc -l | tr -d ' ') $(docker logs "$BAD_CID" 2>&1 | grep -c BETTER_AUTH_SECRET)"
+docker rm -f "$BAD_CID" >/dev/null; BAD_CID=""
+
+# ---------------------------------------------------------------------------------------------
+# 8. three replicas behind HAProxy, restarted one after the other under load
+log "compose up --scale api=3"
+run_logged scale compose up -d --no-build --scale api=3
+mapfile -t API_CIDS < <(compose ps -q api)
+check "three api replicas" 3 "${#API_CIDS[@]}"
+for cid in "${API_CIDS[@]}"; do wait_healthy "$cid" 60 || die "replica ${cid:0:12} did not become healthy"; done
+lb_ups() { docker logs "$LB_CID" 2>&1 | grep -c 'is UP' || true; }
+# Wait until HAProxy has every replica in rotation: a full round-robin cycle reaches all three.
+deadline=$(($(date +%s) + 30))
+until [ "$(docker logs "$LB_CID" 2>&1 | grep -cE 'Server api/api[0-9]+ is UP' || true)" -ge 3 ] || [ "$(date +%s)" -ge "$deadline" ]; do sleep 0.2; done
+
+mapfile -t LOAD_TOKENS < <(for i in 1 2 3 4 5 6 7 8; do mint_jwt "rolling-restart-$i"; done)
+api_requests() { docker logs "$1" 2>&1 | grep -c '"msg":"request".*"path":"/api/tasks"' || true; }
+load_worker() { # n: requests until $WORK/load-stop exists (at most 120 s, 20,000); "METHOD status" per line in $WORK/load.n
+	local n=$1 i=0 token end=$(($(date +%s) + 120))
+	while [ ! -e "$WORK/load-stop" ] && [ "$i" -lt 20000 ] && [ "$(date +%s)" -lt "$end" ]; do
+		token=${LOAD_TOKENS[$(((n * 3 + i) % ${#LOAD_TOKENS[@]}))]}
+		if [ $((i % 4)) = 0 ]; then
+			printf 'POST %s\n' "$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 -X POST -H "Authorization: Bearer $token" \
+				-H 'Content-Type: application/json' --data '{"title":"sent during a rolling restart"}' "$BASE_URL/api/tasks" || true)"
+		else
+			printf 'GET %s\n' "$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 -H "Authorization: Bearer $token" "$BASE_URL/api/tasks?limit=1" || true)"
+		fi
+		i=$((i + 1))
+	done >"$WORK/load.$n"
+}
+declare -A BEFORE
+for cid in "${API_CIDS[@]}"; do BEFORE[$cid]=$(api_requests "$cid"); done
+rm -f "$WORK/load-stop"
+for n in 1 2 3 4; do load_worker "$n" & LOAD_PIDS+=($!); done
+sleep 2 # load on all three replicas first
+log "rolling restart of ${#API_CIDS[@]} replicas under load (4 clients)"
+t=$(now)
+for cid in "${API_CIDS[@]}"; do
+	ups=$(lb_ups)
+	docker restart -t 15 "$cid" >/dev/null
+	deadline=$(($(date +%s) + 30))
+	until [ "$(lb_ups)" -gt "$ups" ] || [ "$(date +%s)" -ge "$deadline" ]; do sleep 0.1; done
+	check "replica ${cid:0:12} restarted and back in HAProxy's rotation" yes "$([ "$(lb_ups)" -gt "$ups" ] && echo yes || echo no)"
+done
+ROLL_S=$(since "$t")
+sleep 2 # and on all three again afterwards
+touch "$WORK/load-stop"
+wait "${LOAD_PIDS[@]}"
+LOAD_SENT=$(cat "$WORK"/load.* | wc -l | tr -d ' ')
+LOAD_FAILED=$(cat "$WORK"/load.* | grep -cvE '^(GET 200|POST 201)$' || true)
+LOAD_SPREAD=$(for cid in "${API_CIDS[@]}"; do echo $(($(api_requests "$cid") - BEFORE[$cid])); done | tr '\n' ' ' | sed 's/ $//')
+log "rolling restart: $LOAD_SENT requests, $LOAD_FAILED failed, per replica: $LOAD_SPREAD"
+[ "$LOAD_FAILED" = 0 ] || cat "$WORK"/load.* | grep -vE '^(GET 200|POST 201)$' | sort | uniq -c | sed 's/^/       /'
+check "rolling restart: requests sent" yes "$([ "$LOAD_SENT" -ge 100 ] && echo yes || echo "no ($LOAD_SENT)")"
+check "rolling restart: zero failed requests" 0 "$LOAD_FAILED"
+check "rolling restart: every replica served requests" yes "$(for c in $LOAD_SPREAD; do [ "$c" -gt 0 ] || echo no; done | grep -q no && echo no || echo yes)"
+
 log "compose down -v"
 t=$(now)
 run_logged down compose down -v --remove-orphans --timeout 20
@@ -566,14 +670,14 @@ DOWN_S=$(since "$t")
 STACK_UP=0
 
 # ---------------------------------------------------------------------------------------------
-# 8. figures
+# 9. figures
 TOTAL_S=$(since "$SCRIPT_START")
 cat <<EOF
 
 ==================== container-check ====================
 image            $API_IMAGE: $(mb "$IMAGE_BYTES")
                  = /app/tasks-api $(mb "$BIN_BYTES") + $(mb "$((IMAGE_BYTES - BIN_BYTES))") of glibc, ld.so, CA certificates, passwd
-stand-ins        ${STANDINS_S} s  ($BUN_IMAGE, $BASE_IMAGE, $PG_IMAGE; cached after the first run)
+stand-ins        ${STANDINS_S} s  ($BUN_IMAGE, $BASE_IMAGE, $PG_IMAGE, $LB_IMAGE; cached after the first run)
 docker build     ${BUILD_S} s
 up -> healthy    ${UP_HEALTHY_S} s  (fresh volume: initdb + db healthy + migrations + api healthy)
 docker stop api  ${STOP_S} s  (exit code $STOP_CODE)
@@ -582,6 +686,7 @@ restart->healthy ${RESTART_S} s
 idle api CPU     $IDLE_CPU
 compose down -v  ${DOWN_S} s
 whole script     ${TOTAL_S} s
+rolling restart  ${ROLL_S} s for 3 replicas: $LOAD_SENT requests, $LOAD_FAILED failed (per replica: $LOAD_SPREAD)
 smoke: $PASSED passed, $FAILED failed
 ==========================================================
 EOF
