@@ -70,6 +70,13 @@ export function makeCertificates(): Certificates & { issue(name: string, options
   };
 }
 
+/** For startTempCluster's `configure`: ssl = on with this key pair, SCRAM password hashes. */
+export function serveTls(data: string, pair: KeyPair) {
+  writeFileSync(join(data, "server.crt"), pair.cert);
+  writeFileSync(join(data, "server.key"), pair.key, { mode: 0o600 });
+  appendFileSync(join(data, "postgresql.conf"), "\nssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\npassword_encryption = 'scram-sha-256'\n");
+}
+
 export interface TlsCluster {
   cluster: TempCluster;
   certs: ReturnType<typeof makeCertificates>;
@@ -95,9 +102,7 @@ export function startTlsCluster(): TlsCluster {
   try {
     cluster = startTempCluster({
       configure(data) {
-        writeFileSync(join(data, "server.crt"), certs.server.cert);
-        writeFileSync(join(data, "server.key"), certs.server.key, { mode: 0o600 });
-        appendFileSync(join(data, "postgresql.conf"), "\nssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\npassword_encryption = 'scram-sha-256'\n");
+        serveTls(data, certs.server);
         writeFileSync(join(data, "pg_hba.conf"), [
           "local all all scram-sha-256",
           "hostssl all md5user 127.0.0.1/32 md5",
