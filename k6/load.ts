@@ -7,7 +7,7 @@
 //
 //   BASE_URL=... BETTER_AUTH_SECRET=... RATE=150 DURATION=1m k6 run k6/load.ts
 import type { Options } from 'k6/options';
-import { CRUD_OPS, TREND_STATS, durationSeconds, envBool, envNum, envStr, perOpThresholds } from './lib/config.ts';
+import { CRUD_OPS, TREND_STATS, durationSeconds, envBool, envNum, envStr } from './lib/config.ts';
 import { cleanupRun, seedTasks, startRun, taskJourney } from './lib/journey.ts';
 import type { RunData } from './lib/journey.ts';
 import { ABORT_COUNTER, CLOCK_GAUGE, MARKER_THRESHOLDS } from './lib/markers.ts';
@@ -15,7 +15,9 @@ import { opRows } from './lib/report.ts';
 import { fmtNum } from './lib/report.ts';
 import { stat } from './lib/summary-data.ts';
 import { summaryHandler } from './lib/summary.ts';
-import { abortGuard, completeGuard, decide, evaluateThresholds, measuredSeconds, perSecond } from './lib/verdict.ts';
+import { LOAD_SCOPE, loadThresholds, loadVerdict } from './lib/load-plan.ts';
+import type { LoadPlan } from './lib/load-plan.ts';
+import { perSecond } from './lib/verdict.ts';
 import type { DeclaredThresholds } from './lib/verdict.ts';
 
 const RATE = envNum('RATE', 60);
@@ -34,23 +36,8 @@ const ERROR_RATE = envNum('ERROR_RATE', 0.001);
 /** Arrivals that may be dropped (no free VU), as a fraction of the planned RATE x DURATION. */
 const DROP_RATE = envNum('DROP_RATE', 0.001);
 
-const PLANNED = Math.round(RATE * DURATION_S);
-const SCOPE = 'scenario:load';
-
-const thresholds: DeclaredThresholds = {
-  ...perOpThresholds(CRUD_OPS, {
-    http_req_duration: [`p(95)<${P95_MS}`, `p(99)<${P99_MS}`],
-    http_req_failed: [`rate<${ERROR_RATE}`],
-  }),
-  [`http_req_failed{${SCOPE}}`]: [`rate<${ERROR_RATE}`],
-  [`checks{${SCOPE}}`]: [`rate>${1 - ERROR_RATE}`],
-  [`dropped_iterations{${SCOPE}}`]: [`count<=${Math.floor(PLANNED * DROP_RATE)}`],
-  // Journeys that completed: a service that falls behind leaves arrivals unfinished at the end.
-  [`iterations{${SCOPE}}`]: [`count>=${Math.floor(PLANNED * 0.99)}`],
-  [`http_reqs{${SCOPE}}`]: ['count>0'],
-  [`http_req_duration{${SCOPE}}`]: [`p(95)<${P95_MS}`],
-  ...MARKER_THRESHOLDS,
-};
+const PLAN: LoadPlan = { rate: RATE, durationS: DURATION_S, p95Ms: P95_MS, p99Ms: P99_MS, errorRate: ERROR_RATE, dropRate: DROP_RATE, ops: CRUD_OPS };
+const thresholds: DeclaredThresholds = loadThresholds(PLAN, MARKER_THRESHOLDS);
 
 export const options: Options = {
   scenarios: {
@@ -87,12 +74,10 @@ export function teardown(run: RunData): void {
 export const handleSummary = summaryHandler('load', (view, resolved) => {
   // The verdict checks the thresholds k6 actually ran with (CLI overrides included).
   const declared = (resolved as { thresholds?: DeclaredThresholds } | null)?.thresholds ?? thresholds;
-  const results = evaluateThresholds(view, declared);
-  const measured = measuredSeconds(view, CLOCK_GAUGE);
-  const journeys = stat(view, `iterations{${SCOPE}}`, 'count');
-  const requests = stat(view, `http_reqs{${SCOPE}}`, 'count');
-  const dropped = stat(view, `dropped_iterations{${SCOPE}}`, 'count');
-  const decision = decide(view, results, [abortGuard(view, ABORT_COUNTER), completeGuard(measured, DURATION_S)]);
+  const { decision, results, measured } = loadVerdict(view, declared, DURATION_S, { abort: ABORT_COUNTER, clock: CLOCK_GAUGE });
+  const journeys = stat(view, `iterations{${LOAD_SCOPE}}`, 'count');
+  const requests = stat(view, `http_reqs{${LOAD_SCOPE}}`, 'count');
+  const dropped = stat(view, `dropped_iterations{${LOAD_SCOPE}}`, 'count');
   const rates = {
     measured_s: measured,
     journeys,
@@ -103,7 +88,7 @@ export const handleSummary = summaryHandler('load', (view, resolved) => {
   return {
     decision,
     thresholds: results,
-    ops: opRows(view, CRUD_OPS, SCOPE),
+    ops: opRows(view, CRUD_OPS, LOAD_SCOPE),
     lines: [
       `plan: ${RATE} journeys/s (${RATE * 5} req/s) for ${DURATION}, ${VUS} VUs allocated up front, ` +
         `limits p95 < ${P95_MS}ms, p99 < ${P99_MS}ms per operation, errors < ${ERROR_RATE * 100}%`,

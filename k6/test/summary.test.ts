@@ -6,9 +6,15 @@
 // status of each run is in EXIT below. DOC_SAMPLE is the machine-readable format as its
 // documentation writes it (schema 1.0.0 and its example in the grafana/k6-summary repository:
 // "p(95)" names, counts, passes/fails, `results.passed`), cut down to the fields read here.
+// load-held.legacy.json and load-overloaded.legacy.json come from k6 v1.3.0 (built from source outside
+// the repository) running k6/load.ts for 20 s against this service on PostgreSQL: held at RATE=30
+// with P95_MS=300 P99_MS=800; overloaded at RATE=80 with the defaults and the server process held to a
+// quarter of a core (a cgroup CPU quota), where it falls behind the arrivals.
 import { describe, expect, test } from 'bun:test';
 import { readFileSync } from 'node:fs';
 import { scenarioLines } from '../lib/report.ts';
+import { loadThresholds, loadVerdict } from '../lib/load-plan.ts';
+import type { LoadPlan } from '../lib/load-plan.ts';
 import { analyzeSteps, highestHeld, planSteps, stepRates } from '../lib/steps.ts';
 import { readSummary } from '../lib/summary-data.ts';
 import type { SummaryView } from '../lib/summary-data.ts';
@@ -24,7 +30,14 @@ const EXIT: Record<string, number> = {
   'smoke-wrong-secret.machine-readable': 99,
   'smoke-one-token.legacy': 108,
   'load-passed.machine-readable': 0,
+  'load-held.legacy': 0,
+  'load-overloaded.legacy': 99,
 };
+
+const LOAD_MARKERS = { abort: 'run_aborted', clock: 'run_clock_ms' };
+const loadPlan = (rate: number, p95Ms: number, p99Ms: number): LoadPlan => ({
+  rate, durationS: 20, p95Ms, p99Ms, errorRate: 0.001, dropRate: 0.001, ops: ['create', 'list', 'get', 'update', 'delete'],
+});
 
 const SMOKE_OPS = ['health', 'create', 'list', 'get', 'update', 'delete'];
 const SMOKE: DeclaredThresholds = {
@@ -86,6 +99,31 @@ describe('k6 summaries', () => {
     const view = readSummary(fixture('smoke-one-token.legacy'));
     expect(abortGuard(view, 'run_aborted').ok).toBe(false);
     expect(decide(view, [], [abortGuard(view, 'run_aborted')]).verdict).toBe('FAILED');
+  });
+
+  test('load: a service that keeps up passes its plan (k6 exit 0)', () => {
+    const plan = loadPlan(30, 300, 800);
+    const { decision, measured } = loadVerdict(readSummary(fixture('load-held.legacy')), loadThresholds(plan, { run_aborted: ['count==0'] }), plan.durationS, LOAD_MARKERS);
+    expect(decision.verdict).toBe('PASSED');
+    expect(measured as number).toBeGreaterThan(plan.durationS * 0.9);
+  });
+
+  test('load: a service that falls behind the arrivals fails on dropped arrivals, unfinished journeys and latency (k6 exit 99)', () => {
+    const plan = loadPlan(80, 100, 250);
+    const { decision, results } = loadVerdict(readSummary(fixture('load-overloaded.legacy')), loadThresholds(plan, { run_aborted: ['count==0'] }), plan.durationS, LOAD_MARKERS);
+    expect(decision.verdict).toBe('FAILED');
+    const failed = results.filter((r) => r.ok === false).map((r) => r.metric);
+    expect(failed).toContain('dropped_iterations{scenario:load}');
+    expect(failed).toContain('iterations{scenario:load}');
+    expect(failed).toContain('http_req_duration{op:get}');
+    // No request failed: without the arrival-based thresholds this run would look merely slow.
+    expect(results.filter((r) => r.metric.startsWith('http_req_failed')).every((r) => r.ok === true)).toBe(true);
+  });
+
+  test('load: the same healthy run fails a plan it did not hold (thresholds come from the plan)', () => {
+    const plan = loadPlan(30, 1, 2);
+    const { decision } = loadVerdict(readSummary(fixture('load-held.legacy')), loadThresholds(plan, {}), plan.durationS, LOAD_MARKERS);
+    expect(decision.verdict).toBe('FAILED');
   });
 
   test('an empty threshold list is not a pass', () => {
