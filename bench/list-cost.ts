@@ -105,10 +105,13 @@ try {
   // Deep pages of the big user (by offset and by cursor) against the small user's first page of the same
   // sort and filter: the small user has no page 450, and a page of 20 is the work being compared.
   const deep = Math.floor(BIG * 0.9);
-  for (const sort of ["-created_at", "-title", "updated_at"] as const) {
-    queries.push({ name: `offset=${deep}&sort=${sort}`, big: `/api/tasks?limit=20&offset=${deep}&sort=${sort}`, small: `/api/tasks?limit=20&offset=0&sort=${sort}`, sort, mode: "offset", offset: deep });
+  // An offset just below the middle is the longest walk (past the middle the list is read from its other end).
+  const middle = Math.floor(BIG / 2) - 1;
+  for (const [sort, offset] of [["-created_at", deep], ["-title", deep], ["updated_at", deep], ["-created_at", middle], ["-title", middle]] as const) {
+    queries.push({ name: `offset=${offset}&sort=${sort}`, big: `/api/tasks?limit=20&offset=${offset}&sort=${sort}`, small: `/api/tasks?limit=20&sort=${sort}`, sort, mode: "offset", offset });
   }
-  queries.push({ name: `status=completed&offset=${Math.floor(deep / 3)}&sort=-title`, big: `/api/tasks?limit=20&status=completed&offset=${Math.floor(deep / 3)}&sort=-title`, small: `/api/tasks?limit=20&status=completed&sort=-title`, sort: "-title", status: "completed", mode: "offset", offset: Math.floor(deep / 3) });
+  const completedMiddle = Math.floor(BIG / 6) - 1;
+  queries.push({ name: `status=completed&offset=${completedMiddle}&sort=-title`, big: `/api/tasks?limit=20&status=completed&offset=${completedMiddle}&sort=-title`, small: `/api/tasks?limit=20&status=completed&sort=-title`, sort: "-title", status: "completed", mode: "offset", offset: completedMiddle });
   for (const sort of SORTS) {
     const cursor = await cursorAt("big", sort, deep);
     queries.push({ name: `cursor after ${deep + 20}, sort=${sort}`, big: `/api/tasks?limit=20&sort=${sort}&cursor=${cursor}`, small: `/api/tasks?limit=20&sort=${sort}`, sort, mode: "after", offset: 0, bigAfter: cursor });

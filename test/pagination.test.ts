@@ -75,6 +75,22 @@ describe("GET /api/tasks by cursor", () => {
     }
   }
 
+  // Offsets past the middle are read from the other end of the index: every offset, to past the end.
+  test("every offset, in every sort and filter, answers that slice of the full list, with a Link unless it is the last page", async () => {
+    for (const sort of SORTS) {
+      for (const status of [undefined, "completed"]) {
+        const filter = status ? `status=${status}&` : "";
+        const all = (await api.as(user, "GET", `/api/tasks?${filter}limit=500&sort=${sort}`)).body.map((t: { id: number }) => t.id);
+        for (let offset = 0; offset <= all.length + 1; offset++) {
+          const page = await api.as(user, "GET", `/api/tasks?${filter}limit=4&offset=${offset}&sort=${sort}`);
+          expect({ sort, status, offset, ids: page.body.map((t: { id: number }) => t.id) }).toEqual({ sort, status, offset, ids: all.slice(offset, offset + 4) });
+          expect(page.headers.get("x-total-count")).toBe(String(all.length));
+          expect(page.headers.has("link")).toBe(offset + 4 < all.length);
+        }
+      }
+    }
+  }, 30_000);
+
   test("an offset page that is not the last carries a Link that continues right after it", async () => {
     const all = await api.as(user, "GET", "/api/tasks?limit=500&sort=title");
     const page = await api.as(user, "GET", "/api/tasks?limit=5&offset=3&sort=title");
