@@ -15,7 +15,7 @@ import { parseArgs } from "node:util";
 import postgres from "postgres";
 import { pgbouncerBinary, startPgBouncer, type TempPgBouncer } from "../test/support/pgbouncer";
 import { makeUsers, resetTasks, seedDeletePool, seedTasks, writeData } from "./seed";
-import { buildBinary, freePort, rssMiB, startHello, startService, type Running } from "./server";
+import { buildBinary, cpuSeconds, freePort, rssMiB, startHello, startService, type Running } from "./server";
 import { table, type Row } from "./table";
 import { dbCeiling, ensureWrk, wrk, type Result } from "./wrk";
 
@@ -121,11 +121,18 @@ try {
     await fresh();
     log(`${scenario}: database ceiling`);
     const db = await dbCeiling({ url: dbUrl, scenario, seconds, concurrency: connections, poolMax: Number(args.pool), data: `${tmp}/data.json`, raw: `${results}/${scenario}-db.txt` });
-    const runs: Result[] = [], baselineRuns: Result[] = [];
+    const runs: Result[] = [], baselineRuns: Result[] = [], pooledRuns: (Result & { poolerUs: number })[] = [];
     for (let i = 1; i <= Number(args.repeat); i++) {
       await fresh();
       log(`${scenario}: service (${i})`);
       runs.push(await wrk(service.url, { seconds, connections, scenario, dataFile: `${tmp}/data.lua`, raw: `${results}/${scenario}-http-${i}.txt`, serverPid: service.proc.pid }));
+      if (pooled && pooledScenarios.includes(scenario)) {
+        await fresh();
+        log(`${scenario}: service through PgBouncer (${i})`);
+        const before = cpuSeconds(bouncer!.pid);
+        const result = await wrk(pooled.url, { seconds, connections, scenario, dataFile: `${tmp}/data.lua`, raw: `${results}/${scenario}-pooled-${i}.txt`, serverPid: pooled.proc.pid });
+        pooledRuns.push({ ...result, poolerUs: ((cpuSeconds(bouncer!.pid) - before) * 1e6) / result.requests });
+      }
       if (!baseline) continue;
       await fresh();
       log(`${scenario}: baseline ${args.baseline} (${i})`);
@@ -133,11 +140,7 @@ try {
     }
     rows.push({ scenario, http: median(runs), db });
     if (baseline) rows.push({ scenario: `${scenario} @${args.baseline}`, http: median(baselineRuns), db });
-    if (pooled && pooledScenarios.includes(scenario)) {
-      await fresh();
-      log(`${scenario}: service through PgBouncer`);
-      rows.push({ scenario: `${scenario} (PgBouncer)`, http: await wrk(pooled.url, { seconds, connections, scenario, dataFile: `${tmp}/data.lua`, raw: `${results}/${scenario}-pooled.txt`, serverPid: pooled.proc.pid }), db });
-    }
+    if (pooledRuns.length) rows.push({ scenario: `${scenario} (PgBouncer)`, http: median(pooledRuns), db });
   }
   const rssAfter = rssMiB(service.proc.pid);
 
@@ -149,10 +152,10 @@ try {
     `data: ${USERS} users x ${TASKS_PER_USER} tasks (reset before each run); DELETE pool ${deletePoolPerUser} per user`,
   ].join("\n");
   const ratios = pooledScenarios.map((scenario) => {
-    const direct = rows.find((r) => r.scenario === scenario)!.http, viaPooler = rows.find((r) => r.scenario === `${scenario} (PgBouncer)`)!.http;
-    return `${scenario}: through PgBouncer ${Math.round(viaPooler.rps)} req/s, direct ${Math.round(direct.rps)} req/s: ${(viaPooler.rps / direct.rps).toFixed(2)}x (errors ${viaPooler.errors} / ${direct.errors})`;
+    const direct = rows.find((r) => r.scenario === scenario)!.http, viaPooler = rows.find((r) => r.scenario === `${scenario} (PgBouncer)`)!.http as Result & { poolerUs: number };
+    return `${scenario}: through PgBouncer ${Math.round(viaPooler.rps)} req/s, direct ${Math.round(direct.rps)} req/s: ${(viaPooler.rps / direct.rps).toFixed(2)}x (errors ${viaPooler.errors} / ${direct.errors}; PgBouncer's own CPU ${Math.round(viaPooler.poolerUs)} µs/req)`;
   });
-  const pooledNote = ratios.length ? `\n\npooled / direct (PgBouncer ${Bun.spawnSync([pgbouncerBinary!, "--version"]).stdout.toString().split("\n")[0]}, transaction mode, max_prepared_statements=200, default_pool_size=${args.pool}):\n${ratios.join("\n")}` : "";
+  const pooledNote = ratios.length ? `\n\npooled / direct (${Bun.spawnSync([pgbouncerBinary!, "--version"]).stdout.toString().split("\n")[0]}, transaction mode, max_prepared_statements=200, default_pool_size=${args.pool}):\n${ratios.join("\n")}` : "";
   const report = `${header}\n\n${table(rows, helloResult)}${pooledNote}\n`;
   await Bun.write(`${results}/table.md`, report);
   await Bun.write(`${results}/results.json`, JSON.stringify({ rows, hello: helloResult, rssAtRest, rssAfter, args }, null, 2));

@@ -6,6 +6,7 @@ import { openDatabase, type Database } from "../src/db/client";
 const adminUrl = process.env.TEST_DATABASE_URL;
 let database: Promise<Database> | undefined;
 let dropDatabase: (() => Promise<void>) | undefined;
+let stopPooler: (() => void) | undefined;
 
 /** A PostgreSQL URL for a database that is fresh for this run (only with TEST_DATABASE_URL). */
 export async function createFreshDatabase(prefix = "tasks_test"): Promise<{ url: string; drop: () => Promise<void> }> {
@@ -36,7 +37,16 @@ export function testDatabase(): Promise<Database> {
     }
     const fresh = await createFreshDatabase();
     dropDatabase = fresh.drop;
-    const db = await openDatabase({ kind: "postgres", url: fresh.url, poolMax: 10, prepare: true, });
+    let url = fresh.url;
+    // TEST_THROUGH_PGBOUNCER=1 (.ci/run sets it for a second pass of the CRUD and fuzz suites): the shared
+    // database is reached through a real PgBouncer in transaction mode, prepared statements on.
+    if (process.env.TEST_THROUGH_PGBOUNCER === "1") {
+      const { startPgBouncer } = await import("./support/pgbouncer");
+      const bouncer = await startPgBouncer({ url: fresh.url, password: new URL(fresh.url).password || undefined });
+      stopPooler = bouncer.destroy;
+      url = bouncer.url;
+    }
+    const db = await openDatabase({ kind: "postgres", url, poolMax: 10, prepare: true });
     await db.migrate();
     return db;
   })();
@@ -46,5 +56,6 @@ export function testDatabase(): Promise<Database> {
 afterAll(async () => {
   if (!database) return;
   await (await database).close();
+  stopPooler?.();
   await dropDatabase?.();
 });
