@@ -29,6 +29,8 @@ export const databaseUnavailable = () => new HttpError(503, "Database unavailabl
 
 /** Database work still running at DB_STATEMENT_TIMEOUT_MS: cancelled on the server, answered 503. */
 export class DatabaseStuckError extends HttpError {
+  /** SQLSTATE query_canceled, so that startup and the process handlers treat it as the database's state. */
+  readonly code = "57014";
   constructor(readonly waitedMs: number) {
     super(503, "Database unavailable", { "retry-after": "5" });
   }

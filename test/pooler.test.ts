@@ -142,6 +142,23 @@ describe.skipIf(!clusterAvailable || !pgbouncerAvailable)("through a real PgBoun
     expectNoLeaks({ answers: [stderr], logs: [result.stdout, stderr], secrets: ["not-the-password-x9", cluster.password] });
   }, 30_000);
 
+  test("at startup, a PgBouncer that accepts connections and then answers nothing is waited for until DB_STARTUP_TIMEOUT_MS, not taken for a refusal", async () => {
+    bouncer.freeze();
+    let result;
+    try {
+      // The connection opens (the kernel accepts it) and the handshake outlasts the statement deadline.
+      result = await runToExit({ ...baseEnv(), BETTER_AUTH_SECRET: SECRET, DATABASE_URL: bouncer.url, DB_STATEMENT_TIMEOUT_MS: "300", DB_CONNECT_TIMEOUT_MS: "5000", DB_STARTUP_TIMEOUT_MS: "2500" });
+    } finally {
+      bouncer.thaw();
+    }
+    const stderr = result.stderr.trim();
+    console.log(`frozen PgBouncer at startup: exit ${result.exitCode} after ${result.ms.toFixed(0)} ms: ${stderr}`);
+    expect(result.exitCode).toBe(1);
+    expect(stderr).toContain("database unreachable after 2500 ms (DB_STARTUP_TIMEOUT_MS)");
+    expect(result.ms).toBeGreaterThanOrEqual(2500);
+    expectNoLeaks({ answers: [stderr], logs: [result.stdout, stderr], secrets: [cluster.password] });
+  }, 30_000);
+
   test("a missing database through PgBouncer exits 1 at once with one line naming it", async () => {
     const url = new URL(bouncer.url);
     url.pathname = "/no_such_database";

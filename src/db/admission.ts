@@ -1,4 +1,4 @@
-import { DatabaseBusyError, DatabaseStuckError } from "../errors";
+import { DatabaseBusyError, DatabaseStuckError, HttpError } from "../errors";
 import { isConnectionLost } from "./sqlstate";
 
 const RETRY_PAUSE_MS = 25;
@@ -110,10 +110,12 @@ export function createGuard({ permits, queueTimeoutMs, deadline }: { permits: nu
     }
     const cancelled = tracked.abandon();
     cancelled.catch(() => {});
-    const late = await Promise.race([tracked.done.then((value) => ({ value }), () => "cancelled" as const), sleep(CANCEL_WAIT_MS).then(() => "pending" as const)]);
+    const late = await Promise.race([tracked.done.then((value) => ({ value }), (error) => ({ error })), sleep(CANCEL_WAIT_MS).then(() => "pending" as const)]);
     if (late === "pending") void takeBack(tracked as TrackedWork<unknown>, cancelled, graceMs);
     else release();
-    if (typeof late === "object") return late.value;
+    if (typeof late === "object" && "value" in late) return late.value;
+    // Work that turned the cancel into an answer of its own (a keyed write whose twin still runs: 409) keeps it.
+    if (typeof late === "object" && late.error instanceof HttpError && late.error.status < 500) throw late.error;
     throw new DatabaseStuckError(ms);
   };
 
