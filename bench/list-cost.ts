@@ -103,12 +103,16 @@ try {
     }
   }
   // Deep pages of the big user (by offset and by cursor) against the small user's first page of the same
-  // sort and filter: the small user has no page 450, and a page of 20 is the work being compared.
+  // sort and filter: the small user has no page 450, and a page of 20 is the work being compared
+  // (stricter than the same URL, which is an empty page for the small user; one row of each shows both).
   const deep = Math.floor(BIG * 0.9);
   // An offset just below the middle is the longest walk (past the middle the list is read from its other end).
   const middle = Math.floor(BIG / 2) - 1;
   for (const [sort, offset] of [["-created_at", deep], ["-title", deep], ["updated_at", deep], ["-created_at", middle], ["-title", middle]] as const) {
-    queries.push({ name: `offset=${offset}&sort=${sort}`, big: `/api/tasks?limit=20&offset=${offset}&sort=${sort}`, small: `/api/tasks?limit=20&sort=${sort}`, sort, mode: "offset", offset });
+    const url = `/api/tasks?limit=20&offset=${offset}&sort=${sort}`;
+    queries.push({ name: `offset=${offset}&sort=${sort}`, big: url, small: `/api/tasks?limit=20&sort=${sort}`, sort, mode: "offset", offset });
+    // The contract's literal reading: the same request for both users (an empty page for the small one).
+    if (offset === middle) queries.push({ name: `offset=${offset}&sort=${sort}, same URL for both`, big: url, small: url, sort, mode: "offset", offset });
   }
   const completedMiddle = Math.floor(BIG / 6) - 1;
   queries.push({ name: `status=completed&offset=${completedMiddle}&sort=-title`, big: `/api/tasks?limit=20&status=completed&offset=${completedMiddle}&sort=-title`, small: `/api/tasks?limit=20&status=completed&sort=-title`, sort: "-title", status: "completed", mode: "offset", offset: completedMiddle });
