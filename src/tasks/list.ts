@@ -22,12 +22,12 @@ const COUNTERS: Record<TaskStatus | "all", PgColumn> = { all: taskCounts.total, 
 const p = sql.placeholder;
 
 /**
- * Every shape reads at most `limit + 1` entries past its starting point from an index on
- * (user_id[, status], sort key, id), and X-Total-Count is the user's counter row (task_counts), read in
- * the same statement: no part of a list reads all of the user's tasks.
- * - first page: the index from its start;
- * - `after` (a cursor): the row comparison (key, id) > (cursor's key, id) starts the index scan right
- *   after the previous page's last task, so the hundredth page costs what the first does;
+ * Every shape reads an index on (user_id[, status], sort key, id), and X-Total-Count is the user's
+ * counter row (task_counts), read in the same statement: no list reads all of the user's tasks.
+ * - first page: `limit + 1` entries from the start of the index;
+ * - `after` (a cursor): `limit + 1` entries from where the row comparison (key, id) > (cursor's key, id)
+ *   starts the index scan, right after the previous page's last task: the hundredth page costs what
+ *   the first does;
  * - `offset`: the skipped entries are read from the index alone (an index-only scan of ids; the table is
  *   read for the page's rows only), from the nearer end, so no offset steps over more than half of
  *   the user's tasks: cheaper, not free.
