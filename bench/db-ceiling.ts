@@ -3,20 +3,11 @@
 // process (like wrk) by bench/run.ts: `bun bench/db-ceiling.ts <json options>`; prints one JSON line.
 import postgres from "postgres";
 import type { BenchData } from "./seed";
+import * as SQL from "./sql";
 
 interface Options { url: string; scenario: string; seconds: number; concurrency: number; poolMax: number; data: string }
 const options = JSON.parse(process.argv[2]!) as Options;
 const data = (await Bun.file(options.data).json()) as BenchData;
-
-// Column lists and conditions exactly as drizzle renders them for src/tasks/service.ts.
-const COLUMNS = `"id", "title", "description", "status", "user_id", "version", "created_at", "updated_at"`;
-const SQL = {
-  get: `select ${COLUMNS} from "tasks" where ("tasks"."id" = $1 and "tasks"."user_id" = $2)`,
-  list: `select ${COLUMNS}, count(*) over () from "tasks" where "tasks"."user_id" = $1 order by "tasks"."created_at" desc, "tasks"."id" desc limit $2`,
-  create: `insert into "tasks" ("id", "title", "description", "status", "user_id", "version", "created_at", "updated_at") values (default, $1, $2, $3, $4, default, default, default) returning ${COLUMNS}`,
-  update: `update "tasks" set "title" = $1, "status" = $2, "version" = "tasks"."version" + 1, "updated_at" = greatest(clock_timestamp(), "tasks"."updated_at" + interval '1 millisecond') where ("tasks"."id" = $3 and "tasks"."user_id" = $4) returning ${COLUMNS}`,
-  delete: `delete from "tasks" where ("tasks"."id" = $1 and "tasks"."user_id" = $2) returning "id"`,
-};
 
 const sql = postgres(options.url, { max: options.poolMax, prepare: true, onnotice: () => {} });
 const users = data.users;
@@ -24,21 +15,25 @@ const anyUser = () => users[Math.floor(Math.random() * users.length)]!;
 const anyTask = (u: BenchData["users"][number]) => u.ids[Math.floor(Math.random() * u.ids.length)]!;
 const STATUSES = ["pending", "in_progress", "completed"];
 let deleted = 0;
+let keys = 0;
+const RUN = crypto.randomUUID();
+const FINGERPRINT = "0".repeat(64);
 
 type Query = () => Promise<unknown>;
 const run = (text: string, params: (string | number | null)[]) => sql.unsafe(text, params, { prepare: true });
 const QUERIES: Record<string, Query> = {
-  get: () => { const u = anyUser(); return run(SQL.get, [anyTask(u), u.userId]); },
-  list: () => run(SQL.list, [anyUser().userId, 20]),
-  create: () => run(SQL.create, ["bench task", "created by the benchmark", "pending", anyUser().userId]),
+  get: () => { const u = anyUser(); return run(SQL.GET, [anyTask(u), u.userId]); },
+  list: () => run(SQL.LIST, [anyUser().userId, 20, 0]),
+  create: () => run(SQL.CREATE, ["bench task", "created by the benchmark", "pending", anyUser().userId, 0]),
+  "create-key": () => run(SQL.CREATE_KEYED, ["bench task", "created by the benchmark", "pending", anyUser().userId, 0, `${RUN}-${keys++}`, FINGERPRINT, 86_400]),
   update: () => {
     const u = anyUser();
-    return run(SQL.update, [`updated ${Math.floor(Math.random() * 1e6)}`, STATUSES[Math.floor(Math.random() * 3)]!, anyTask(u), u.userId]);
+    return run(SQL.UPDATE, [`updated ${Math.floor(Math.random() * 1e6)}`, STATUSES[Math.floor(Math.random() * 3)]!, anyTask(u), u.userId]);
   },
   delete: () => {
     const g = deleted++;
     const u = users[g % users.length]!;
-    return run(SQL.delete, [u.delLo + Math.floor(g / users.length), u.userId]);
+    return run(SQL.DELETE, [u.delLo + Math.floor(g / users.length), u.userId]);
   },
 };
 QUERIES.mix = () => {

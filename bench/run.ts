@@ -1,25 +1,21 @@
 // `bun run bench [--seconds 10] [--connections 100] [--workers 1] [--pool 10] [--server-log /dev/null]
-// [--only get,list] [--baseline <git ref>] [--repeat 1] [--pooled get,update] [--admin-url postgres://postgres@127.0.0.1:5432/postgres]`
+// [--only get,list] [--baseline <git ref>] [--repeat 1] [--no-bare] [--admin-url postgres://postgres@127.0.0.1:5432/postgres]`
 // Fresh database, the compiled service, 100 users x 20 tasks seeded through the API, then for each
-// scenario: its database ceiling (bench/db-ceiling.ts) and the service under wrk. Writes the table and
-// every raw output under bench/results/<time>/, stops everything and drops the database.
-// --baseline builds that commit too and runs it right after the working tree in every scenario, so an
-// optimisation's before and after come from one run. --repeat N alternates them N times per scenario and
-// keeps each one's median run (by req/s), which steadies numbers on a shared machine.
-// --pooled: these scenarios also run through a real PgBouncer (transaction mode, max_prepared_statements;
-// the binary from .ci/pgbouncer.sh) in front of the same database, right after the direct run, with the
-// ratio pooled / direct printed. "" skips it.
+// scenario: its database ceiling (bench/db-ceiling.ts), then every target under wrk: the service, the
+// bare server (bench/bare.ts) and, with --baseline, the service built from that commit. Writes the table
+// and every raw output under bench/results/<time>/, stops everything and drops the database.
+// --repeat N alternates the targets N times per scenario and keeps each one's median run (by req/s),
+// which steadies numbers on a shared machine. Another target is one more entry in `targets`.
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { parseArgs } from "node:util";
 import postgres from "postgres";
-import { pgbouncerBinary, startPgBouncer, type TempPgBouncer } from "../test/support/pgbouncer";
 import { makeUsers, resetTasks, seedDeletePool, seedTasks, writeData } from "./seed";
-import { buildBinary, cpuSeconds, freePort, rssMiB, startHello, startService, type Running } from "./server";
-import { table, type Row } from "./table";
+import { buildBinary, freePort, rssMiB, startBare, startHello, startService, type Running } from "./server";
+import { BARE, table, type Row } from "./table";
 import { dbCeiling, ensureWrk, wrk, type Result } from "./wrk";
 
-const SCENARIOS = ["get", "list", "create", "update", "mix", "delete"];
+const SCENARIOS = ["get", "list", "create", "create-key", "update", "mix", "delete"];
 const { values: args } = parseArgs({
   options: {
     seconds: { type: "string", default: "10" },
@@ -30,14 +26,13 @@ const { values: args } = parseArgs({
     only: { type: "string", default: SCENARIOS.join(",") },
     baseline: { type: "string" },
     repeat: { type: "string", default: "1" },
-    pooled: { type: "string", default: "get,update" },
+    "no-bare": { type: "boolean", default: false },
     "admin-url": { type: "string", default: process.env.BENCH_ADMIN_URL ?? "postgres://postgres@127.0.0.1:5432/postgres" },
   },
 });
 const seconds = Number(args.seconds);
 const connections = Number(args.connections);
 const scenarios = args.only!.split(",").filter((s) => SCENARIOS.includes(s));
-const pooledScenarios = args.pooled!.split(",").filter((s) => scenarios.includes(s));
 const USERS = 100, TASKS_PER_USER = 20;
 // DELETE needs one live task per request; generous for a fast server on a small box.
 const deletePoolPerUser = Math.ceil((seconds + 1) * 40_000 / USERS);
@@ -53,19 +48,15 @@ const log = (msg: string) => console.log(`[${new Date().toISOString().slice(11, 
 const dbName = `tasks_bench_${process.pid}`;
 const admin = postgres(args["admin-url"]!, { max: 1, onnotice: () => {} });
 const dbUrl = Object.assign(new URL(args["admin-url"]!), { pathname: `/${dbName}` }).toString();
-let service: Running | undefined;
-let baseline: Running | undefined;
+/** What wrk measures in every scenario; the first is the service, the one the ratios are about. */
+interface Target { label: string; running: Running }
+const targets: Target[] = [];
 let hello: Running | undefined;
-let pooled: Running | undefined;
-let bouncer: TempPgBouncer | undefined;
 let sql: postgres.Sql | undefined;
 
 async function cleanup() {
   await hello?.stop();
-  await service?.stop();
-  await baseline?.stop();
-  await pooled?.stop();
-  bouncer?.destroy();
+  for (const target of targets) await target.running.stop();
   await sql?.end();
   await admin.unsafe(`drop database if exists "${dbName}" with (force)`).catch(() => {});
   await admin.end();
@@ -79,20 +70,17 @@ try {
   log(`building the service binary; database ${dbName}`);
   await buildBinary(`${tmp}/tasks-api`);
   if (args.baseline) await buildBinary(`${tmp}/baseline`, args.baseline);
+  if (!args["no-bare"]) await buildBinary(`${tmp}/bare`, undefined, "./bench/bare.ts");
   await admin.unsafe(`create database "${dbName}"`);
   sql = postgres(dbUrl, { max: 2, onnotice: () => {} });
 
   const secret = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64");
   // The fair-share limits are off: the bench measures throughput, which a per-user budget would cap.
   const env = { DATABASE_URL: dbUrl, BETTER_AUTH_SECRET: secret, DB_POOL_MAX: args.pool!, WORKERS: args.workers!, ...LIMITS_OFF };
-  service = await startService(`${tmp}/tasks-api`, env, freePort(), args["server-log"]!);
-  if (args.baseline) baseline = await startService(`${tmp}/baseline`, env, freePort(), args["server-log"]!);
-  if (pooledScenarios.length) {
-    if (!pgbouncerBinary) throw new Error("--pooled needs PgBouncer 1.21+: run .ci/pgbouncer.sh (or set PGBOUNCER_BIN), or pass --pooled ''");
-    // As many server connections as the direct service has, so the comparison is of the path only.
-    bouncer = await startPgBouncer({ url: dbUrl }, { default_pool_size: args.pool! });
-    pooled = await startService(`${tmp}/tasks-api`, { ...env, DATABASE_URL: bouncer.url }, freePort(), args["server-log"]!);
-  }
+  const service = await startService(`${tmp}/tasks-api`, env, freePort(), args["server-log"]!);
+  targets.push({ label: "service", running: service });
+  if (args.baseline) targets.push({ label: `@${args.baseline}`, running: await startService(`${tmp}/baseline`, env, freePort(), args["server-log"]!) });
+  if (!args["no-bare"]) targets.push({ label: BARE, running: await startBare(`${tmp}/bare`, env, freePort(), args["server-log"]!) });
   const rssAtRest = rssMiB(service.proc.pid);
 
   log(`seeding ${USERS} users x ${TASKS_PER_USER} tasks through the API`);
@@ -106,10 +94,8 @@ try {
   await hello.stop();
   hello = undefined;
 
-  log("warm-up: 3 s of GET (not recorded)");
-  for (const target of [service, baseline, pooled]) {
-    if (target) await wrk(target.url, { seconds: 3, connections, scenario: "get", dataFile: `${tmp}/data.lua`, raw: `${results}/warmup.txt` });
-  }
+  log("warm-up: 3 s of GET per target (not recorded)");
+  for (const { running } of targets) await wrk(running.url, { seconds: 3, connections, scenario: "get", dataFile: `${tmp}/data.lua`, raw: `${results}/warmup.txt` });
 
   const rows: Row[] = [];
   for (const scenario of scenarios) {
@@ -121,42 +107,27 @@ try {
     await fresh();
     log(`${scenario}: database ceiling`);
     const db = await dbCeiling({ url: dbUrl, scenario, seconds, concurrency: connections, poolMax: Number(args.pool), data: `${tmp}/data.json`, raw: `${results}/${scenario}-db.txt` });
-    const runs: Result[] = [], baselineRuns: Result[] = [], pooledRuns: (Result & { poolerUs: number })[] = [];
+    const runs = targets.map(() => [] as Result[]);
     for (let i = 1; i <= Number(args.repeat); i++) {
-      await fresh();
-      log(`${scenario}: service (${i})`);
-      runs.push(await wrk(service.url, { seconds, connections, scenario, dataFile: `${tmp}/data.lua`, raw: `${results}/${scenario}-http-${i}.txt`, serverPid: service.proc.pid }));
-      if (pooled && pooledScenarios.includes(scenario)) {
+      for (const [t, { label, running }] of targets.entries()) {
         await fresh();
-        log(`${scenario}: service through PgBouncer (${i})`);
-        const before = cpuSeconds(bouncer!.pid);
-        const result = await wrk(pooled.url, { seconds, connections, scenario, dataFile: `${tmp}/data.lua`, raw: `${results}/${scenario}-pooled-${i}.txt`, serverPid: pooled.proc.pid });
-        pooledRuns.push({ ...result, poolerUs: ((cpuSeconds(bouncer!.pid) - before) * 1e6) / result.requests });
+        log(`${scenario}: ${label} (${i})`);
+        runs[t]!.push(await wrk(running.url, { seconds, connections, scenario, dataFile: `${tmp}/data.lua`, raw: `${results}/${scenario}-${label.replace(/\W/g, "_")}-${i}.txt`, serverPid: running.proc.pid }));
       }
-      if (!baseline) continue;
-      await fresh();
-      log(`${scenario}: baseline ${args.baseline} (${i})`);
-      baselineRuns.push(await wrk(baseline.url, { seconds, connections, scenario, dataFile: `${tmp}/data.lua`, raw: `${results}/${scenario}-baseline-${i}.txt`, serverPid: baseline.proc.pid }));
     }
-    rows.push({ scenario, http: median(runs), db });
-    if (baseline) rows.push({ scenario: `${scenario} @${args.baseline}`, http: median(baselineRuns), db });
-    if (pooledRuns.length) rows.push({ scenario: `${scenario} (PgBouncer)`, http: median(pooledRuns), db });
+    rows.push({ scenario, db, results: Object.fromEntries(targets.map(({ label }, t) => [label, median(runs[t]!)])) });
   }
   const rssAfter = rssMiB(service.proc.pid);
 
   const header = [
     `# tasks-api benchmark, ${new Date().toISOString()}`,
     `machine: ${cpus().length} cores (${cpus()[0]?.model}), ${Math.round(totalmem() / 2 ** 30)} GiB; bun ${Bun.version}; wrk -t2 -c${connections} -d${seconds}s`,
+    `targets: ${targets.map((t) => t.label).join(", ")}; repeat ${args.repeat} (median kept)`,
     `service: compiled binary, WORKERS=${args.workers}, DB_POOL_MAX=${args.pool}, request log to ${args["server-log"]}; RSS ${rssAtRest} MiB at rest, ${rssAfter} MiB after the run`,
     "limits: RATE_LIMIT_PER_MINUTE=0, USER_CONCURRENCY=0, MAX_TASKS_PER_USER=0 (fair share off: the figures are the service's own)",
     `data: ${USERS} users x ${TASKS_PER_USER} tasks (reset before each run); DELETE pool ${deletePoolPerUser} per user`,
   ].join("\n");
-  const ratios = pooledScenarios.map((scenario) => {
-    const direct = rows.find((r) => r.scenario === scenario)!.http, viaPooler = rows.find((r) => r.scenario === `${scenario} (PgBouncer)`)!.http as Result & { poolerUs: number };
-    return `${scenario}: through PgBouncer ${Math.round(viaPooler.rps)} req/s, direct ${Math.round(direct.rps)} req/s: ${(viaPooler.rps / direct.rps).toFixed(2)}x (errors ${viaPooler.errors} / ${direct.errors}; PgBouncer's own CPU ${Math.round(viaPooler.poolerUs)} µs/req)`;
-  });
-  const pooledNote = ratios.length ? `\n\npooled / direct (${Bun.spawnSync([pgbouncerBinary!, "--version"]).stdout.toString().split("\n")[0]}, transaction mode, max_prepared_statements=200, default_pool_size=${args.pool}):\n${ratios.join("\n")}` : "";
-  const report = `${header}\n\n${table(rows, helloResult)}${pooledNote}\n`;
+  const report = `${header}\n\n${table(rows, helloResult)}\n`;
   await Bun.write(`${results}/table.md`, report);
   await Bun.write(`${results}/results.json`, JSON.stringify({ rows, hello: helloResult, rssAtRest, rssAfter, args }, null, 2));
   console.log(`\n${report}\nraw results: ${results}`);

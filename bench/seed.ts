@@ -38,7 +38,9 @@ export async function seedTasks(baseUrl: string, users: BenchUser[], perUser: nu
 export async function resetTasks(sql: postgres.Sql, users: BenchUser[]) {
   const maxSeeded = Math.max(...users.flatMap((u) => u.ids));
   await sql`delete from tasks where id > ${maxSeeded}`;
+  await sql`delete from idempotency_keys`;
   await sql`vacuum analyze tasks`;
+  await sql`vacuum analyze idempotency_keys`;
 }
 
 /** `perUser` tasks per user with consecutive ids, recorded as each user's delLo. */

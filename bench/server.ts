@@ -4,15 +4,15 @@ import { readFileSync } from "node:fs";
 
 const ROOT = `${import.meta.dir}/..`;
 
-/** The image's build of the working tree, or of git `ref` (for --baseline comparisons). */
-export async function buildBinary(outfile: string, ref?: string) {
+/** The image's build of the working tree, or of git `ref` (for --baseline comparisons); `entry` another program built alike. */
+export async function buildBinary(outfile: string, ref?: string, entry = "./src/index.ts") {
   let cwd = ROOT;
   if (ref) {
     cwd = `${outfile}-src`;
     // Its own install: the baseline's lockfile and dependency patches, not the working tree's.
     await Bun.$`mkdir -p ${cwd} && git -C ${ROOT} archive ${ref} | tar -x -C ${cwd} && cd ${cwd} && bun install --frozen-lockfile`.quiet();
   }
-  const build = Bun.spawnSync(["bun", "build", "--compile", "--minify", "--sourcemap", "./src/index.ts", "--outfile", outfile], { cwd, stdout: "pipe", stderr: "pipe" });
+  const build = Bun.spawnSync(["bun", "build", "--compile", "--minify", "--sourcemap", entry, "--outfile", outfile], { cwd, stdout: "pipe", stderr: "pipe" });
   if (build.exitCode !== 0) throw new Error(`bun build failed:\n${build.stderr.toString()}`);
 }
 
@@ -45,6 +45,14 @@ export async function startService(binary: string, env: Record<string, string>, 
   });
   const url = `http://127.0.0.1:${port}`;
   await waitFor(`${url}/health/ready`, proc, "the service");
+  return { proc, url, stop: () => stop(proc) };
+}
+
+/** The bare-server ceiling (bench/bare.ts, compiled like the service) on `port`, its log lines to `logFile`. */
+export async function startBare(binary: string, env: Record<string, string>, port: number, logFile: string): Promise<Running> {
+  const proc = Bun.spawn([binary], { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", PORT: String(port), ...env }, stdout: Bun.file(logFile), stderr: "inherit" });
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor(`${url}/health/ready`, proc, "the bare server");
   return { proc, url, stop: () => stop(proc) };
 }
 

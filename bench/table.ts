@@ -10,22 +10,36 @@ export const FASTIFY: Record<string, { rps: number; p95: number } | undefined> =
   mix: { rps: 3436, p95: 42 },
 };
 
-export interface Row { scenario: string; http: Result; db: Result }
+/** The label of the bare-server target (bench/bare.ts): the ceiling every other target is compared with. */
+export const BARE = "bare";
+
+/** One scenario: its database ceiling and each target's median run, by target label. */
+export interface Row { scenario: string; db: Result; results: Record<string, Result> }
 
 const ms = (v: number) => v.toFixed(v < 10 ? 2 : 1);
 const int = (v: number) => Math.round(v).toLocaleString("en-US");
 const cpu = (r: Result) => (r.cpuUsPerRequest === undefined ? "-" : String(Math.round(r.cpuUsPerRequest)));
-const pct = (a: number, b: number) => (b > 0 ? `${Math.round((100 * a) / b)}%` : "-");
+const ratio = (a: number | undefined, b: number | undefined) => (a !== undefined && b ? `${(a / b).toFixed(2)}x` : "-");
 
-/** One markdown table: the service, its database ceiling, and the ratios that say where time goes. */
+/**
+ * One markdown table: per scenario, each target and the database ceiling, with the ratios that say
+ * where time goes: req/s and CPU per request against the bare server, req/s against the database.
+ */
 export function table(rows: Row[], hello: Result): string {
-  const head = ["scenario", "req/s", "p50 ms", "p95 ms", "p99 ms", "errors", "server CPU µs/req", "DB ceiling req/s", "p50 / p95 / p99 ms", "req/s of DB", "req/s of hello", "p95 / DB p95", "x Fastify req/s"];
-  const lines = rows.map(({ scenario, http, db }) => [
-    scenario, int(http.rps), ms(http.p50), ms(http.p95), ms(http.p99), `${http.errors}/${int(http.requests)}`, cpu(http),
-    int(db.rps), `${ms(db.p50)} / ${ms(db.p95)} / ${ms(db.p99)}`,
-    pct(http.rps, db.rps), pct(http.rps, hello.rps), db.p95 > 0 ? `${(http.p95 / db.p95).toFixed(1)}x` : "-",
-    FASTIFY[scenario.split(" ")[0]!] ? `${(http.rps / FASTIFY[scenario.split(" ")[0]!]!.rps).toFixed(2)}x` : "-",
-  ]);
-  lines.push(["hello (bare Bun.serve)", int(hello.rps), ms(hello.p50), ms(hello.p95), ms(hello.p99), `${hello.errors}/${int(hello.requests)}`, cpu(hello), "", "", "", "100%", "", ""]);
+  const head = ["scenario", "target", "req/s", "p50 ms", "p95 ms", "p99 ms", "errors", "CPU µs/req", "req/s x bare", "p99 / bare p99", "CPU / bare CPU", "req/s x DB", "x Fastify req/s"];
+  const lines: string[][] = [];
+  for (const { scenario, db, results } of rows) {
+    const bare = results[BARE];
+    for (const [label, r] of Object.entries(results)) {
+      const fastify = label === BARE ? undefined : FASTIFY[scenario];
+      lines.push([
+        scenario, label, int(r.rps), ms(r.p50), ms(r.p95), ms(r.p99), `${r.errors}/${int(r.requests)}`, cpu(r),
+        label === BARE ? "1.00x" : ratio(r.rps, bare?.rps), label === BARE ? "1.00x" : ratio(r.p99, bare?.p99),
+        label === BARE ? "1.00x" : ratio(r.cpuUsPerRequest, bare?.cpuUsPerRequest), ratio(r.rps, db.rps), fastify ? ratio(r.rps, fastify.rps) : "-",
+      ]);
+    }
+    lines.push([scenario, "DB ceiling", int(db.rps), ms(db.p50), ms(db.p95), ms(db.p99), `${db.errors}/${int(db.requests)}`, "-", "", "", "", "1.00x", ""]);
+  }
+  lines.push(["hello", "bare Bun.serve, constant", int(hello.rps), ms(hello.p50), ms(hello.p95), ms(hello.p99), `${hello.errors}/${int(hello.requests)}`, cpu(hello), "", "", "", "", ""]);
   return [head, head.map(() => "---"), ...lines].map((cells) => `| ${cells.join(" | ")} |`).join("\n");
 }

@@ -1,6 +1,6 @@
 -- wrk script for one scenario of the tasks API. Environment: SCENARIO (get, list, create, update, mix,
--- delete, or hello for the bare Bun.serve ceiling), BENCH_DATA (a Lua file written by bench/seed.ts),
--- WRK_THREADS.
+-- delete, create-key, or hello for the bare Bun.serve ceiling), BENCH_DATA (a Lua file written by
+-- bench/seed.ts), WRK_THREADS, BENCH_RUN (unique per wrk run, so idempotency keys never repeat).
 -- Every request picks a user at random and uses that user's token and task ids, so the server verifies
 -- many tokens and reads and writes real rows; any answer outside 2xx is counted (see done()).
 local scenario = os.getenv("SCENARIO")
@@ -42,6 +42,14 @@ local function create()
   local u = any_user()
   return wrk.format("POST", "/api/tasks", u.headers, '{"title":"bench task","description":"created by the benchmark"}')
 end
+-- A fresh Idempotency-Key on every request: each one is a first attempt that stores its answer.
+local run = os.getenv("BENCH_RUN") or ""
+local function create_key()
+  local u = any_user()
+  seq = seq + 1
+  local headers = { ["Authorization"] = u.headers["Authorization"], ["Content-Type"] = "application/json", ["Idempotency-Key"] = run .. "-" .. tid .. "-" .. seq }
+  return wrk.format("POST", "/api/tasks", headers, '{"title":"bench task","description":"created by the benchmark"}')
+end
 local function update()
   local u = any_user()
   local body = '{"title":"updated ' .. math.random(1000000) .. '","status":"' .. statuses[math.random(3)] .. '"}'
@@ -62,7 +70,7 @@ end
 
 local function hello() return wrk.format("GET", "/") end
 
-request = ({ hello = hello, get = get, list = list, create = create, update = update, delete = delete, mix = mix })[scenario]
+request = ({ hello = hello, get = get, list = list, create = create, ["create-key"] = create_key, update = update, delete = delete, mix = mix })[scenario]
 if request == nil then error("unknown SCENARIO " .. tostring(scenario)) end
 
 function response(status, headers, body)

@@ -21,7 +21,7 @@ export async function wrk(url: string, { seconds, connections, scenario, dataFil
   const cpuBefore = serverPid ? cpuSeconds(serverPid) : 0;
   const args = ["wrk", `-t${THREADS}`, `-c${connections}`, `-d${seconds}s`, "--timeout", "5s", "-s", `${import.meta.dir}/tasks.lua`];
   const proc = Bun.spawn([...args, url], {
-    env: { ...process.env, SCENARIO: scenario, BENCH_DATA: dataFile, WRK_THREADS: String(THREADS) },
+    env: { ...process.env, SCENARIO: scenario, BENCH_DATA: dataFile, WRK_THREADS: String(THREADS), BENCH_RUN: crypto.randomUUID() },
     stdout: "pipe",
     stderr: "pipe",
   });
