@@ -1,4 +1,4 @@
-// `bun run bench [--seconds 10] [--connections 100] [--workers 1] [--pool 10] [--server-log /dev/null]
+// `bun run bench [--seconds 10] [--connections 100] [--pool 10] [--server-log /dev/null]
 // [--only get,list] [--baseline <git ref>] [--repeat 1] [--no-bare] [--admin-url postgres://postgres@127.0.0.1:5432/postgres]`
 // Fresh database, the compiled service, 100 users x 20 tasks seeded through the API, then for each
 // scenario: its database ceiling (bench/db-ceiling.ts), then every target under wrk: the service, the
@@ -20,7 +20,6 @@ const { values: args } = parseArgs({
   options: {
     seconds: { type: "string", default: "10" },
     connections: { type: "string", default: "100" },
-    workers: { type: "string", default: "1" },
     pool: { type: "string", default: "10" },
     "server-log": { type: "string", default: "/dev/null" },
     only: { type: "string", default: SCENARIOS.join(",") },
@@ -76,7 +75,7 @@ try {
 
   const secret = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64");
   // The fair-share limits are off: the bench measures throughput, which a per-user budget would cap.
-  const env = { DATABASE_URL: dbUrl, BETTER_AUTH_SECRET: secret, DB_POOL_MAX: args.pool!, WORKERS: args.workers!, ...LIMITS_OFF };
+  const env = { DATABASE_URL: dbUrl, BETTER_AUTH_SECRET: secret, DB_POOL_MAX: args.pool!, ...LIMITS_OFF };
   const service = await startService(`${tmp}/tasks-api`, env, freePort(), args["server-log"]!);
   targets.push({ label: "service", running: service });
   if (args.baseline) targets.push({ label: `@${args.baseline}`, running: await startService(`${tmp}/baseline`, env, freePort(), args["server-log"]!) });
@@ -123,7 +122,7 @@ try {
     `# tasks-api benchmark, ${new Date().toISOString()}`,
     `machine: ${cpus().length} cores (${cpus()[0]?.model}), ${Math.round(totalmem() / 2 ** 30)} GiB; bun ${Bun.version}; wrk -t2 -c${connections} -d${seconds}s`,
     `targets: ${targets.map((t) => t.label).join(", ")}; repeat ${args.repeat} (median kept)`,
-    `service: compiled binary, WORKERS=${args.workers}, DB_POOL_MAX=${args.pool}, request log to ${args["server-log"]}; RSS ${rssAtRest} MiB at rest, ${rssAfter} MiB after the run`,
+    `service: compiled binary, DB_POOL_MAX=${args.pool}, request log to ${args["server-log"]}; RSS ${rssAtRest} MiB at rest, ${rssAfter} MiB after the run`,
     "limits: RATE_LIMIT_PER_MINUTE=0, USER_CONCURRENCY=0, MAX_TASKS_PER_USER=0 (fair share off: the figures are the service's own)",
     `data: ${USERS} users x ${TASKS_PER_USER} tasks (reset before each run); DELETE pool ${deletePoolPerUser} per user`,
   ].join("\n");

@@ -80,7 +80,7 @@ export function cpuSeconds(pid: number): number {
   }
 }
 
-/** Resident memory of a process and all its descendants (WORKERS), in MiB. */
+/** Resident memory of a process and all its descendants, in MiB. */
 export function rssMiB(pid: number): number {
   const kib = (p: number): number => {
     try {
