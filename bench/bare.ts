@@ -12,7 +12,7 @@ import * as Q from "./sql";
 const env = process.env;
 const sql = new SQL({ url: env.DATABASE_URL!, max: Number(env.DB_POOL_MAX ?? 10), prepare: true, onnotice: () => {} } as ConstructorParameters<typeof SQL>[0]);
 const key = new TextEncoder().encode(env.BETTER_AUTH_SECRET!);
-const KEY_TTL_SECONDS = 24 * 3600;
+const KEY_TTL = `${24 * 3600} seconds`;
 
 class Fail { constructor(readonly status: number, readonly detail: unknown) {} }
 
@@ -132,7 +132,7 @@ const server = Bun.serve({
         const values = [input.title!, input.description ?? null, input.status ?? "pending", userId, 0];
         const [row] = (idempotencyKey === null
           ? await sql.unsafe(Q.CREATE, values)
-          : await sql.unsafe(Q.CREATE_KEYED, [...values, idempotencyKey, fingerprint(userId, input), KEY_TTL_SECONDS])) as Row[];
+          : await sql.unsafe(Q.CREATE_KEYED, [...values, idempotencyKey, fingerprint(input), KEY_TTL])) as Row[];
         if (!row) throw new Fail(409, "Task limit reached");
         return [201, taskJson(row), { location: `/api/tasks/${row.id}`, etag: etagOf(row) }];
       }),
@@ -163,7 +163,7 @@ const server = Bun.serve({
 });
 
 // The service's fingerprint: SHA-256 of method, path and the parsed body.
-function fingerprint(_userId: string, input: Input) {
+function fingerprint(input: Input) {
   return new Bun.CryptoHasher("sha256").update(`POST /api/tasks\n${JSON.stringify(input)}`).digest("hex");
 }
 

@@ -25,7 +25,7 @@ const QUERIES: Record<string, Query> = {
   get: () => { const u = anyUser(); return run(SQL.GET, [anyTask(u), u.userId]); },
   list: () => run(SQL.LIST, [anyUser().userId, 20, 0]),
   create: () => run(SQL.CREATE, ["bench task", "created by the benchmark", "pending", anyUser().userId, 0]),
-  "create-key": () => run(SQL.CREATE_KEYED, ["bench task", "created by the benchmark", "pending", anyUser().userId, 0, `${RUN}-${keys++}`, FINGERPRINT, 86_400]),
+  "create-key": () => run(SQL.CREATE_KEYED, ["bench task", "created by the benchmark", "pending", anyUser().userId, 0, `${RUN}-${keys++}`, FINGERPRINT, "86400 seconds"]),
   update: () => {
     const u = anyUser();
     return run(SQL.UPDATE, [`updated ${Math.floor(Math.random() * 1e6)}`, STATUSES[Math.floor(Math.random() * 3)]!, anyTask(u), u.userId]);

@@ -23,7 +23,7 @@ export const CREATE = `
     select $1, $2, $3, user_id from counted
     returning *`;
 
-/** CREATE's parameters, then $6 key, $7 fingerprint, $8 time to live in seconds. */
+/** CREATE's parameters, then $6 key, $7 fingerprint, $8 time to live ("86400 seconds"). */
 export const CREATE_KEYED = `
     with counted as (
       insert into task_counts (user_id, total) values ($4, 1)
@@ -40,14 +40,14 @@ export const CREATE_KEYED = `
         json_build_object('id', id, 'title', title, 'description', description, 'status', status, 'user_id', user_id,
           'created_at', to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
           'updated_at', to_char(updated_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))::text,
-        '/api/tasks/' || id, '"' || id || '-' || version || '"', now() + make_interval(secs => $8::integer)
+        '/api/tasks/' || id, '"' || id || '-' || version || '"', now() + $8::interval
       from created
       on conflict (user_id, key) do update set fingerprint = excluded.fingerprint, status = excluded.status,
         body = excluded.body, location = excluded.location, etag = excluded.etag, expires_at = excluded.expires_at
       where idempotency_keys.expires_at <= now()
       returning 1
     )
-    select created.*, case when exists (select 1 from recorded) then 1 else ('idempotency key taken, task ' || created.id)::integer end as recorded
+    select created.*, case when exists (select 1 from recorded) then 1 else ('idempotency key taken for ' || created.id)::integer end as recorded
     from created`;
 
 /** $1 title, $2 status, $3 id, $4 user: the bench's PUT changes title and status. */

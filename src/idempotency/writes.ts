@@ -3,7 +3,7 @@ import { codesOf } from "../db/sqlstate";
 import { HttpError } from "../errors";
 import type { Logger } from "../logger";
 import { fingerprint } from "./key";
-import { deleteExpired, findAnswer, recordAnswer, type StoredAnswer } from "./store";
+import { deleteExpired, findAnswer, isKeyTaken, recordAnswer, type KeyRecord, type StoredAnswer } from "./store";
 
 /** What a write handler answers; with a key it is stored and replayed as it is. */
 export interface Answer<Body = unknown> {
@@ -38,10 +38,11 @@ const CLEANUP_EVERY_MS = 60_000;
 const CLEANUP_BATCH = 500;
 
 /**
- * Write handlers with `Idempotency-Key`. The write and its answer commit in one transaction (one extra
- * statement: the insert of the answer), so if the write committed, the key did too. A repeat finds
- * the key taken: its own transaction is rolled back, so it changes nothing, and it gets the stored
- * answer. A concurrent repeat waits on the key's primary key entry until the first one ends.
+ * Write handlers with `Idempotency-Key`. The write and its answer commit together, so if the write
+ * committed, the key did too: `single` for a write that is one statement (the answer's insert joins
+ * that statement), `run` for the others (one transaction, one extra statement). A repeat finds the key
+ * taken: its own write is rolled back, so it changes nothing, and it gets the stored answer. A
+ * concurrent repeat waits on the key's primary key entry until the first one ends.
  */
 export function idempotentWrites({ database, ttlHours, logger }: { database: DatabaseWork; ttlHours: number; logger: Logger }) {
   const ttlSeconds = ttlHours * 3600;
@@ -72,7 +73,20 @@ export function idempotentWrites({ database, ttlHours, logger }: { database: Dat
     };
   };
 
+  // The stored answer wins over this request's own failure, or the failure stands.
+  const settle = <Body>(keyed: KeyedWrite & { key: string }, print: string, error: unknown): Promise<Answer<Body> & { replayed: boolean }> => {
+    // Replayed bodies are what this same handler answered before, so they have its Body type.
+    if (error instanceof KeyTaken) return replay(keyed, print, keyInProgress()) as Promise<Answer<Body> & { replayed: boolean }>;
+    // A 4xx may only mean the first request already did the work (a DELETE's task is gone, the
+    // quota is now full): a stored answer wins. 5xx: the database may be down, say so.
+    if (error instanceof HttpError && error.status < 500) return replay(keyed, print, error) as Promise<Answer<Body> & { replayed: boolean }>;
+    throw error;
+  };
+  // statement_timeout while waiting for the key's other request: it is still running.
+  const waited = (error: unknown) => (codesOf(error).includes("57014") ? keyInProgress() : error);
+
   return {
+    /** The write, then (with a key) the insert of its answer, in one transaction. */
     async run<Body>(write: KeyedWrite, work: (db: Db) => Promise<Answer<Body>>): Promise<Answer<Body> & { replayed: boolean }> {
       if (write.key === undefined) return { ...(await database.write(work)), replayed: false };
       const keyed = write as KeyedWrite & { key: string };
@@ -86,8 +100,7 @@ export function idempotentWrites({ database, ttlHours, logger }: { database: Dat
             location: answer.location ?? null, etag: answer.etag ?? null,
           };
           const recorded = await recordAnswer(tx as unknown as Db, keyed.userId, keyed.key, stored, ttlSeconds).catch((error) => {
-            // statement_timeout while waiting for the key's other request: it is still running.
-            throw codesOf(error).includes("57014") ? keyInProgress() : error;
+            throw waited(error);
           });
           if (!recorded) throw new KeyTaken();
           return answer;
@@ -95,12 +108,28 @@ export function idempotentWrites({ database, ttlHours, logger }: { database: Dat
         cleanUp();
         return { ...answer, replayed: false };
       } catch (error) {
-        // Replayed bodies are what this same handler answered before, so they have its Body type.
-        if (error instanceof KeyTaken) return replay(keyed, print, keyInProgress()) as Promise<Answer<Body> & { replayed: boolean }>;
-        // A 4xx may only mean the first request already did the work (a DELETE's task is gone, the
-        // quota is now full): a stored answer wins. 5xx: the database may be down, say so.
-        if (error instanceof HttpError && error.status < 500) return replay(keyed, print, error) as Promise<Answer<Body> & { replayed: boolean }>;
-        throw error;
+        return settle(keyed, print, error);
+      }
+    },
+
+    /**
+     * For a write that is one statement able to store its own answer (recordedCte): with a key, `work`
+     * gets the key's record and its statement inserts the answer too, so a keyed write costs what an
+     * unkeyed one does, plus the insert inside the same statement. Without a key, `work` runs as it is.
+     */
+    async single<Body>(write: KeyedWrite, work: (db: Db, record?: KeyRecord) => Promise<Answer<Body>>): Promise<Answer<Body> & { replayed: boolean }> {
+      if (write.key === undefined) return { ...(await database.write((db) => work(db))), replayed: false };
+      const keyed = write as KeyedWrite & { key: string };
+      const print = fingerprint(write.method, write.path, write.body);
+      const record: KeyRecord = { userId: write.userId, key: keyed.key, fingerprint: print, ttlSeconds };
+      try {
+        const answer = await database.write((db) => work(db, record)).catch((error) => {
+          throw isKeyTaken(error) ? new KeyTaken() : waited(error);
+        });
+        cleanUp();
+        return { ...answer, replayed: false };
+      } catch (error) {
+        return settle(keyed, print, error);
       }
     },
   };

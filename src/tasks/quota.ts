@@ -1,35 +1,52 @@
 import { sql, type SQL } from "drizzle-orm";
 import type { Db } from "../db/client";
 import type { TaskRow } from "../db/schema";
+import { keyCheck, recordedCte, type KeyRecord } from "../idempotency/store";
+import { taskJsonSql } from "./model";
 
 /**
  * Create, delete and status changes keep task_counts (in all and per status) in their own statement. The
  * create's upsert locks the user's counter row and re-checks it against the latest committed value, so
  * 30 concurrent creates at the limit add exactly as many tasks as fit; when none fits, the insert
  * selects no row and creates nothing.
- * One statement, one round trip: the quota costs no extra trip to the database.
+ * One statement, one round trip: the quota costs no extra trip to the database. With `record`, the same
+ * statement also stores the answer under the Idempotency-Key (see recordedCte).
  */
-export async function insertWithinQuota(db: Db, values: { title: string; description: string | null; status: string; userId: string }, max: number): Promise<TaskRow | undefined> {
-  const rows = rowsOf(await db.execute(sql`
-    with counted as (
-      insert into task_counts (user_id, total, pending, in_progress, completed)
-      values (${values.userId}, 1, ${one("pending", values.status)}, ${one("in_progress", values.status)}, ${one("completed", values.status)})
-      on conflict (user_id) do update set total = task_counts.total + 1, pending = task_counts.pending + excluded.pending,
-        in_progress = task_counts.in_progress + excluded.in_progress, completed = task_counts.completed + excluded.completed
-      where ${max}::integer = 0 or task_counts.total < ${max}::integer
-      returning user_id
-    )
-    insert into tasks (title, description, status, user_id)
-    select ${values.title}, ${values.description}, ${values.status}, user_id from counted
-    returning *`));
+export async function insertWithinQuota(db: Db, values: { title: string; description: string | null; status: string; userId: string }, max: number, record?: KeyRecord): Promise<TaskRow | undefined> {
+  const params = { ...values, max };
+  const rows = record
+    ? await statement(db, "create_task_keyed", () => sql`with ${COUNTED}, created as (${INSERT}), ${recordedCte("created", {
+      userId: sql.placeholder("userId"), key: sql.placeholder("key"), fingerprint: sql.placeholder("fingerprint"), ttlSeconds: sql.placeholder("ttlSeconds"),
+    }, {
+      status: 201,
+      body: taskJsonSql,
+      location: sql`'/api/tasks/' || id`,
+      etag: sql`'"' || id || '-' || version || '"'`,
+    })}
+    select created.*, ${keyCheck(sql`created.id`)} as recorded from created`)({ ...params, key: record.key, fingerprint: record.fingerprint, ttlSeconds: record.ttlSeconds })
+    : await statement(db, "create_task", () => sql`with ${COUNTED} ${INSERT}`)(params);
   return rows[0] && toRow(rows[0]);
 }
 
+// 1 for the counter of the task's status, else 0, computed by PostgreSQL so the statement is one shape.
+const one = (counter: string) => sql`(${sql.placeholder("status")}::text = ${sql.raw(`'${counter}'`)})::integer`;
+const COUNTED = sql`counted as (
+      insert into task_counts (user_id, total, pending, in_progress, completed)
+      values (${sql.placeholder("userId")}, 1, ${one("pending")}, ${one("in_progress")}, ${one("completed")})
+      on conflict (user_id) do update set total = task_counts.total + 1, pending = task_counts.pending + excluded.pending,
+        in_progress = task_counts.in_progress + excluded.in_progress, completed = task_counts.completed + excluded.completed
+      where ${sql.placeholder("max")}::integer = 0 or task_counts.total < ${sql.placeholder("max")}::integer
+      returning user_id
+    )`;
+const INSERT = sql`insert into tasks (title, description, status, user_id)
+    select ${sql.placeholder("title")}, ${sql.placeholder("description")}, ${sql.placeholder("status")}, user_id from counted
+    returning *`;
+
 /** Deletes the task (if `condition` holds) and gives its slot back, in one statement; the deleted id or undefined. */
 export async function deleteCounted(db: Db, userId: string, id: number, condition?: SQL): Promise<number | undefined> {
-  const rows = rowsOf(await db.execute(sql`
+  const text = (id: unknown, userId: unknown, extra: SQL) => sql`
     with deleted as (
-      delete from tasks where id = ${id} and user_id = ${userId} ${condition ? sql`and ${condition}` : sql``} returning id, status
+      delete from tasks where id = ${id} and user_id = ${userId} ${extra} returning id, status
     ), counted as (
       update task_counts c set total = greatest(c.total - 1, 0),
         pending = greatest(c.pending - (d.status = 'pending')::int, 0),
@@ -37,7 +54,11 @@ export async function deleteCounted(db: Db, userId: string, id: number, conditio
         completed = greatest(c.completed - (d.status = 'completed')::int, 0)
       from deleted d where c.user_id = ${userId}
     )
-    select id from deleted`));
+    select id from deleted`;
+  // An If-Match condition has its own shape each time: built and sent per call, unprepared.
+  const rows = condition
+    ? rowsOf(await db.execute(text(id, userId, sql`and ${condition}`)))
+    : await statement(db, "delete_task", () => text(sql.placeholder("id"), sql.placeholder("userId"), sql``))({ id, userId });
   return rows[0] ? Number(rows[0].id) : undefined;
 }
 
@@ -63,8 +84,26 @@ export async function updateCounted(db: Db, userId: string, id: number, set: SQL
   return rows[0] && toRow(rows[0]);
 }
 
-// 1 for the counter of the task's status, else 0.
-const one = (counter: string, status: string) => sql`${status === counter ? 1 : 0}::integer`;
+type Run = (values: Record<string, unknown>) => Promise<Record<string, any>[]>;
+const statements = new WeakMap<Db, Map<string, Run>>();
+
+/**
+ * A raw statement with placeholders, prepared once per database handle under `name`: db.execute()
+ * would rebuild the text on every call and send it unnamed, so PostgreSQL would parse and plan it
+ * each time. Same door as db.execute (drizzle's session), answering plain rows.
+ */
+function statement(db: Db, name: string, build: () => SQL): Run {
+  let forDb = statements.get(db);
+  if (!forDb) statements.set(db, (forDb = new Map()));
+  let run = forDb.get(name);
+  if (!run) {
+    const { session, dialect } = db as unknown as { session: Session; dialect: { sqlToQuery(query: SQL): unknown } };
+    const query = session.prepareQuery(dialect.sqlToQuery(build()), undefined, name, false);
+    forDb.set(name, (run = async (values) => rowsOf(await query.execute(values))));
+  }
+  return run;
+}
+interface Session { prepareQuery(query: unknown, fields: undefined, name: string, arrayMode: boolean): { execute(values: Record<string, unknown>): Promise<unknown> } }
 
 // postgres.js answers an array of rows, PGlite an object holding them.
 const rowsOf = (result: unknown): Record<string, any>[] => (Array.isArray(result) ? result : (result as { rows: Record<string, any>[] }).rows);

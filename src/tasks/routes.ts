@@ -55,10 +55,10 @@ export function taskRoutes({ database, verifier, limits, maxTasksPerUser, writes
   return new Elysia({ ...elysiaConfig, prefix: "/api/tasks" })
     .use(authPlugin(verifier))
     .use(fairShare(limits))
-    .post("", async ({ userId, body, headers, set }) => reply(set, await writes.run(
+    .post("", async ({ userId, body, headers, set }) => reply(set, await writes.single(
       { userId, key: headers["idempotency-key"], method: "POST", path: "/api/tasks", body },
-      async (db) => {
-        const row = await createTask(db, userId, body, maxTasksPerUser);
+      async (db, record) => {
+        const row = await createTask(db, userId, body, maxTasksPerUser, record);
         return { status: 201, body: toTask(row), location: `/api/tasks/${row.id}`, etag: etagOf(row) };
       },
     )), { body: TaskCreate, headers: CreateHeaders, response: { 201: Task, ...common, 409: ErrorBody }, detail: detail("Create a task") })

@@ -2,6 +2,7 @@ import { and, eq, inArray, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { tasks, type TaskRow } from "../db/schema";
 import { preconditionFailed, taskLimitReached, taskNotFound } from "../errors";
+import type { KeyRecord } from "../idempotency/store";
 import { deleteCounted, insertWithinQuota, updateCounted } from "./quota";
 import { DEFAULT_STATUS } from "./constants";
 import type { TaskCreateInput, TaskUpdateInput } from "./model";
@@ -31,14 +32,17 @@ export async function getTask(db: Db, userId: string, id: number): Promise<TaskR
   return row;
 }
 
-/** Answers 409 when the user already holds `maxTasks` tasks (0: no limit), creating nothing. */
-export async function createTask(db: Db, userId: string, input: TaskCreateInput, maxTasks = 0): Promise<TaskRow> {
+/**
+ * Answers 409 when the user already holds `maxTasks` tasks (0: no limit), creating nothing. With
+ * `record`, the same statement stores the 201 under the Idempotency-Key.
+ */
+export async function createTask(db: Db, userId: string, input: TaskCreateInput, maxTasks = 0, record?: KeyRecord): Promise<TaskRow> {
   const row = await insertWithinQuota(db, {
     title: input.title.trim(),
     description: input.description ?? null,
     status: input.status ?? DEFAULT_STATUS,
     userId,
-  }, maxTasks);
+  }, maxTasks, record);
   if (!row) throw taskLimitReached();
   return row;
 }
