@@ -1,5 +1,5 @@
 // `bun run bench [--seconds 10] [--connections 100] [--pool 10] [--server-log /dev/null]
-// [--only get,list] [--baseline <git ref>] [--repeat 1] [--no-bare] [--admin-url postgres://postgres@127.0.0.1:5432/postgres]`
+// [--only get,list] [--baseline <git ref>] [--repeat 1] [--no-bare] [--bun-sql-ceiling] [--admin-url postgres://postgres@127.0.0.1:5432/postgres]`
 // Fresh database, the compiled service, 100 users x 20 tasks seeded through the API, then for each
 // scenario: its database ceiling (bench/db-ceiling.ts), then every target under wrk: the service, the
 // bare server (bench/bare.ts) and, with --baseline, the service built from that commit. Writes the table
@@ -26,6 +26,7 @@ const { values: args } = parseArgs({
     baseline: { type: "string" },
     repeat: { type: "string", default: "1" },
     "no-bare": { type: "boolean", default: false },
+    "bun-sql-ceiling": { type: "boolean", default: false },
     "admin-url": { type: "string", default: process.env.BENCH_ADMIN_URL ?? "postgres://postgres@127.0.0.1:5432/postgres" },
   },
 });
@@ -106,6 +107,8 @@ try {
     await fresh();
     log(`${scenario}: database ceiling`);
     const db = await dbCeiling({ url: dbUrl, scenario, seconds, concurrency: connections, poolMax: Number(args.pool), data: `${tmp}/data.json`, raw: `${results}/${scenario}-db.txt` });
+    // The same ceiling through Bun's SQL client: what the driver alone costs (the client's CPU per query).
+    const dbBun = args["bun-sql-ceiling"] ? await dbCeiling({ url: dbUrl, scenario, seconds, concurrency: connections, poolMax: Number(args.pool), data: `${tmp}/data.json`, raw: `${results}/${scenario}-db-bun.txt`, driver: "bun" }) : undefined;
     const runs = targets.map(() => [] as Result[]);
     for (let i = 1; i <= Number(args.repeat); i++) {
       for (const [t, { label, running }] of targets.entries()) {
@@ -114,7 +117,7 @@ try {
         runs[t]!.push(await wrk(running.url, { seconds, connections, scenario, dataFile: `${tmp}/data.lua`, raw: `${results}/${scenario}-${label.replace(/\W/g, "_")}-${i}.txt`, serverPid: running.proc.pid }));
       }
     }
-    rows.push({ scenario, db, results: Object.fromEntries(targets.map(({ label }, t) => [label, median(runs[t]!)])) });
+    rows.push({ scenario, db, ...(dbBun ? { dbBun } : {}), results: Object.fromEntries(targets.map(({ label }, t) => [label, median(runs[t]!)])) });
   }
   const rssAfter = rssMiB(service.proc.pid);
 

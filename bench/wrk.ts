@@ -45,7 +45,7 @@ function parse(out: string): Result {
   };
 }
 
-export async function dbCeiling(options: { url: string; scenario: string; seconds: number; concurrency: number; poolMax: number; data: string; raw: string }): Promise<Result> {
+export async function dbCeiling(options: { url: string; scenario: string; seconds: number; concurrency: number; poolMax: number; data: string; raw: string; driver?: "postgres" | "bun" }): Promise<Result> {
   const { raw, ...rest } = options;
   const proc = Bun.spawn(["bun", `${import.meta.dir}/db-ceiling.ts`, JSON.stringify(rest)], { stdout: "pipe", stderr: "pipe" });
   const [out, err] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
@@ -53,5 +53,5 @@ export async function dbCeiling(options: { url: string; scenario: string; second
   await Bun.write(raw, out + err);
   if (proc.exitCode !== 0) throw new Error(`db ceiling failed: ${err}`);
   const r = JSON.parse(out.trim().split("\n").pop()!);
-  return { rps: r.rps, p50: r.p50, p95: r.p95, p99: r.p99, errors: r.errors, requests: r.requests };
+  return { rps: r.rps, p50: r.p50, p95: r.p95, p99: r.p99, errors: r.errors, requests: r.requests, cpuUsPerRequest: r.cpuUsPerRequest };
 }
