@@ -1,6 +1,7 @@
 import type { TLiteral } from "@sinclair/typebox";
 import { sql } from "drizzle-orm";
 import { t } from "elysia";
+import { isoTime } from "../time";
 import type { TaskRow } from "../db/schema";
 import { LIST_DEFAULTS, SORTS, TASK_STATUSES, type Sort } from "./constants";
 
@@ -92,15 +93,15 @@ export function toTask(row: TaskRow): typeof Task.static {
     description: row.description,
     status: row.status,
     user_id: row.userId,
-    created_at: row.createdAt.toISOString(),
-    updated_at: row.updatedAt.toISOString(),
+    created_at: isoTime(row.createdAt),
+    updated_at: isoTime(row.updatedAt),
   };
 }
 
 /**
  * toTask's JSON built by PostgreSQL from a tasks row, for answers a statement stores itself. Same
  * fields in the same order; to_char's milliseconds truncate as Date does, so the text matches
- * toISOString (the replay tests compare the two).
+ * toISOString and isoTime (the replay tests compare the two).
  */
 export const taskJsonSql = sql`json_build_object('id', id, 'title', title, 'description', description, 'status', status, 'user_id', user_id,
   'created_at', to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),

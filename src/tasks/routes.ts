@@ -18,6 +18,12 @@ const withTask = { ...common, 404: ErrorBody };
 const IfMatch = t.Optional(t.String({ description: "ETag from a previous response; the write happens only if it still matches" }));
 const CreateHeaders = t.Object({ "idempotency-key": IdempotencyKeyHeader });
 const ChangeHeaders = t.Object({ "if-match": IfMatch, "idempotency-key": IdempotencyKeyHeader });
+// toTask's return type is the Task schema's, so Elysia's check of every answer against t.Array(Task)
+// (20 objects, two date-time formats each) proves nothing the compiler has not: the list is sent as a
+// Response, which Elysia passes through unchecked. It keeps the body's type for the route's typing.
+// test/response-schemas.test.ts checks real answers against the schemas instead.
+const JSON_TYPE = { "content-type": "application/json;charset=utf-8" };
+const typedJson = <T extends (typeof Task.static)[]>(tasks: T): T => new Response(JSON.stringify(tasks), { headers: JSON_TYPE }) as unknown as T;
 const detail = (summary: string) => ({ summary, tags: ["tasks"], security: [{ bearerAuth: [] }] });
 
 // `headers` is read by the OpenAPI generator (it documents them on the response), not by the validator.
@@ -77,7 +83,7 @@ export function taskRoutes({ database, verifier, limits, maxTasksPerUser, writes
       const page = await database.read((db) => listTasks(db, userId, { status: query.status, limit, offset, sort, after }));
       set.headers["x-total-count"] = String(page.total);
       if (page.next) set.headers.link = `<${nextUrl(query.status, limit, sort, encodeCursor(page.next))}>; rel="next"`;
-      return page.rows.map(toTask);
+      return typedJson(page.rows.map(toTask));
     }, { query: TaskListQuery, response: { 200: TaskPage, ...common }, detail: detail("List your tasks (X-Total-Count: all matching; Link: the next page, when there is one)") })
 
     .get("/:id", async ({ userId, params, set }) => {
