@@ -1,15 +1,19 @@
 // `bun run bench [--seconds 10] [--connections 100] [--pool 10] [--server-log /dev/null]
-// [--only get,list] [--baseline <git ref>] [--repeat 1] [--no-bare] [--bun-sql-ceiling] [--admin-url postgres://postgres@127.0.0.1:5432/postgres]`
+// [--only get,list] [--baseline <git ref>] [--repeat 1] [--no-bare] [--bun-sql-ceiling] [--pooled get,update] [--admin-url postgres://postgres@127.0.0.1:5432/postgres]`
 // Fresh database, the compiled service, 100 users x 20 tasks seeded through the API, then for each
 // scenario: its database ceiling (bench/db-ceiling.ts), then every target under wrk: the service, the
 // bare server (bench/bare.ts) and, with --baseline, the service built from that commit. Writes the table
 // and every raw output under bench/results/<time>/, stops everything and drops the database.
 // --repeat N alternates the targets N times per scenario and keeps each one's median run (by req/s),
 // which steadies numbers on a shared machine. Another target is one more entry in `targets`.
+// --pooled: these scenarios also run the service through a real PgBouncer (transaction mode,
+// max_prepared_statements; the binary from .ci/pgbouncer.sh) in front of the same database, with the
+// ratio pooled / direct printed. "" skips it.
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { parseArgs } from "node:util";
 import postgres from "postgres";
+import { pgbouncerBinary, startPgBouncer, type TempPgBouncer } from "../test/support/pgbouncer";
 import { makeUsers, resetTasks, seedDeletePool, seedTasks, writeData } from "./seed";
 import { buildBinary, freePort, rssMiB, startBare, startHello, startService, type Running } from "./server";
 import { BARE, table, type Row } from "./table";
@@ -27,12 +31,14 @@ const { values: args } = parseArgs({
     repeat: { type: "string", default: "1" },
     "no-bare": { type: "boolean", default: false },
     "bun-sql-ceiling": { type: "boolean", default: false },
+    pooled: { type: "string", default: "get,update" },
     "admin-url": { type: "string", default: process.env.BENCH_ADMIN_URL ?? "postgres://postgres@127.0.0.1:5432/postgres" },
   },
 });
 const seconds = Number(args.seconds);
 const connections = Number(args.connections);
 const scenarios = args.only!.split(",").filter((s) => SCENARIOS.includes(s));
+const pooledScenarios = args.pooled!.split(",").filter((s) => scenarios.includes(s));
 const USERS = 100, TASKS_PER_USER = 20;
 // DELETE needs one live task per request; generous for a fast server on a small box.
 const deletePoolPerUser = Math.ceil((seconds + 1) * 40_000 / USERS);
@@ -48,15 +54,18 @@ const log = (msg: string) => console.log(`[${new Date().toISOString().slice(11, 
 const dbName = `tasks_bench_${process.pid}`;
 const admin = postgres(args["admin-url"]!, { max: 1, onnotice: () => {} });
 const dbUrl = Object.assign(new URL(args["admin-url"]!), { pathname: `/${dbName}` }).toString();
-/** What wrk measures in every scenario; the first is the service, the one the ratios are about. */
-interface Target { label: string; running: Running }
+/** What wrk measures in every scenario (or those of `only`); the first is the service, the one the ratios are about. */
+interface Target { label: string; running: Running; only?: string[] }
 const targets: Target[] = [];
+const POOLED = "PgBouncer";
 let hello: Running | undefined;
+let bouncer: TempPgBouncer | undefined;
 let sql: postgres.Sql | undefined;
 
 async function cleanup() {
   await hello?.stop();
   for (const target of targets) await target.running.stop();
+  bouncer?.destroy();
   await sql?.end();
   await admin.unsafe(`drop database if exists "${dbName}" with (force)`).catch(() => {});
   await admin.end();
@@ -80,6 +89,12 @@ try {
   const service = await startService(`${tmp}/tasks-api`, env, freePort(), args["server-log"]!);
   targets.push({ label: "service", running: service });
   if (args.baseline) targets.push({ label: `@${args.baseline}`, running: await startService(`${tmp}/baseline`, env, freePort(), args["server-log"]!) });
+  if (pooledScenarios.length) {
+    if (!pgbouncerBinary) throw new Error("--pooled needs PgBouncer 1.21+: run .ci/pgbouncer.sh (or set PGBOUNCER_BIN), or pass --pooled ''");
+    // As many server connections as the direct service has, so the comparison is of the path only.
+    bouncer = await startPgBouncer({ url: dbUrl }, { default_pool_size: args.pool! });
+    targets.push({ label: POOLED, only: pooledScenarios, running: await startService(`${tmp}/tasks-api`, { ...env, DATABASE_URL: bouncer.url }, freePort(), args["server-log"]!) });
+  }
   if (!args["no-bare"]) targets.push({ label: BARE, running: await startBare(`${tmp}/bare`, env, freePort(), args["server-log"]!) });
   const rssAtRest = rssMiB(service.proc.pid);
 
@@ -109,15 +124,16 @@ try {
     const db = await dbCeiling({ url: dbUrl, scenario, seconds, concurrency: connections, poolMax: Number(args.pool), data: `${tmp}/data.json`, raw: `${results}/${scenario}-db.txt` });
     // The same ceiling through Bun's SQL client: what the driver alone costs (the client's CPU per query).
     const dbBun = args["bun-sql-ceiling"] ? await dbCeiling({ url: dbUrl, scenario, seconds, concurrency: connections, poolMax: Number(args.pool), data: `${tmp}/data.json`, raw: `${results}/${scenario}-db-bun.txt`, driver: "bun" }) : undefined;
-    const runs = targets.map(() => [] as Result[]);
+    const here = targets.filter((t) => !t.only || t.only.includes(scenario));
+    const runs = here.map(() => [] as Result[]);
     for (let i = 1; i <= Number(args.repeat); i++) {
-      for (const [t, { label, running }] of targets.entries()) {
+      for (const [t, { label, running }] of here.entries()) {
         await fresh();
         log(`${scenario}: ${label} (${i})`);
         runs[t]!.push(await wrk(running.url, { seconds, connections, scenario, dataFile: `${tmp}/data.lua`, raw: `${results}/${scenario}-${label.replace(/\W/g, "_")}-${i}.txt`, serverPid: running.proc.pid }));
       }
     }
-    rows.push({ scenario, db, ...(dbBun ? { dbBun } : {}), results: Object.fromEntries(targets.map(({ label }, t) => [label, median(runs[t]!)])) });
+    rows.push({ scenario, db, ...(dbBun ? { dbBun } : {}), results: Object.fromEntries(here.map(({ label }, t) => [label, median(runs[t]!)])) });
   }
   const rssAfter = rssMiB(service.proc.pid);
 
@@ -129,7 +145,10 @@ try {
     "limits: RATE_LIMIT_PER_MINUTE=0, USER_CONCURRENCY=0, MAX_TASKS_PER_USER=0 (fair share off: the figures are the service's own)",
     `data: ${USERS} users x ${TASKS_PER_USER} tasks (reset before each run); DELETE pool ${deletePoolPerUser} per user`,
   ].join("\n");
-  const report = `${header}\n\n${table(rows, helloResult)}\n`;
+  const ratios = rows.filter((r) => r.results[POOLED]).map(({ scenario, results: { service: direct, [POOLED]: viaPooler } }) =>
+    `${scenario}: through PgBouncer ${Math.round(viaPooler!.rps)} req/s, direct ${Math.round(direct!.rps)} req/s: ${(viaPooler!.rps / direct!.rps).toFixed(2)}x (errors ${viaPooler!.errors} / ${direct!.errors})`);
+  const pooledNote = ratios.length ? `\n\npooled / direct (PgBouncer ${Bun.spawnSync([pgbouncerBinary!, "--version"]).stdout.toString().split("\n")[0]}, transaction mode, max_prepared_statements=200, default_pool_size=${args.pool}):\n${ratios.join("\n")}` : "";
+  const report = `${header}\n\n${table(rows, helloResult)}${pooledNote}\n`;
   await Bun.write(`${results}/table.md`, report);
   await Bun.write(`${results}/results.json`, JSON.stringify({ rows, hello: helloResult, rssAtRest, rssAfter, args }, null, 2));
   console.log(`\n${report}\nraw results: ${results}`);
