@@ -67,21 +67,39 @@ export async function deleteCounted(db: Db, userId: string, id: number, conditio
  * old status is read under the row's lock (FOR UPDATE waits for a concurrent writer and sees its
  * result), so two concurrent status changes of one task cannot both count from the same old status.
  */
-export async function updateCounted(db: Db, userId: string, id: number, set: SQL, condition?: SQL): Promise<TaskRow | undefined> {
-  const rows = rowsOf(await db.execute(sql`
+export async function updateCounted(db: Db, userId: string, id: number, values: StatusChange, condition?: SQL): Promise<TaskRow | undefined> {
+  const text = (v: (name: keyof StatusChange | "id" | "userId") => unknown, extra: SQL) => sql`
     with old as (
-      select id, status from tasks where id = ${id} and user_id = ${userId} ${condition ? sql`and ${condition}` : sql``} for update
+      select id, status from tasks where id = ${v("id")} and user_id = ${v("userId")} ${extra} for update
     ), changed as (
-      update tasks set ${set} from old where tasks.id = old.id returning tasks.*, old.status as old_status
+      update tasks set ${setClause(values, v)} from old where tasks.id = old.id returning tasks.*, old.status as old_status
     ), counted as (
       update task_counts c set
         pending = c.pending + (ch.status = 'pending')::int - (ch.old_status = 'pending')::int,
         in_progress = c.in_progress + (ch.status = 'in_progress')::int - (ch.old_status = 'in_progress')::int,
         completed = c.completed + (ch.status = 'completed')::int - (ch.old_status = 'completed')::int
-      from changed ch where c.user_id = ${userId} and ch.status <> ch.old_status
+      from changed ch where c.user_id = ${v("userId")} and ch.status <> ch.old_status
     )
-    select * from changed`));
+    select * from changed`;
+  const all = { ...values, id, userId };
+  // One prepared statement per set of changed fields; an If-Match list has its own shape each time.
+  const rows = condition
+    ? rowsOf(await db.execute(text((name) => all[name], sql`and ${condition}`)))
+    : await statement(db, `update_counted_${Object.keys(values).join("_")}`, () => text((name) => sql.placeholder(name), sql``))(all);
   return rows[0] && toRow(rows[0]);
+}
+
+export interface StatusChange { title?: string; description?: string | null; status: string }
+
+// SET clause: bare column names; the old row is "tasks".
+function setClause(values: StatusChange, v: (name: keyof StatusChange) => unknown): SQL {
+  return sql.join([
+    ...(values.title !== undefined ? [sql`title = ${v("title")}`] : []),
+    ...(values.description !== undefined ? [sql`description = ${v("description")}`] : []),
+    sql`status = ${v("status")}`,
+    sql`version = tasks.version + 1`,
+    sql`updated_at = greatest(clock_timestamp(), tasks.updated_at + interval '1 millisecond')`,
+  ], sql`, `);
 }
 
 type Run = (values: Record<string, unknown>) => Promise<Record<string, any>[]>;

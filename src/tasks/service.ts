@@ -3,7 +3,7 @@ import type { Db } from "../db/client";
 import { tasks, type TaskRow } from "../db/schema";
 import { preconditionFailed, taskLimitReached, taskNotFound } from "../errors";
 import type { KeyRecord } from "../idempotency/store";
-import { deleteCounted, insertWithinQuota, updateCounted } from "./quota";
+import { deleteCounted, insertWithinQuota, updateCounted, type StatusChange } from "./quota";
 import { DEFAULT_STATUS } from "./constants";
 import type { TaskCreateInput, TaskUpdateInput } from "./model";
 
@@ -15,7 +15,7 @@ const ownedById = and(eq(tasks.id, sql.placeholder("id")), eq(tasks.userId, sql.
  * Building a statement with drizzle's query builder costs more CPU than PostgreSQL spends running it
  * (measured: GET by id went from 6.0k to 16.3k req/s without it), so each statement shape is built once per
  * database handle as a prepared query with placeholders. The functions keep taking `db` first, so
- * callers do not change; the few rare shapes (If-Match lists, status changes) are built per call.
+ * callers do not change; the few rare shapes (If-Match lists) are built per call.
  */
 const statements = new WeakMap<Db, Map<string, { execute(values: Record<string, unknown>): Promise<any> }>>();
 export function prepared<T>(db: Db, key: string, build: () => { execute(values: Record<string, unknown>): Promise<T> }) {
@@ -63,7 +63,7 @@ export async function updateTask(db: Db, userId: string, id: number, input: Task
   // One prepared statement per set of changed fields; an If-Match list has its own shape each time.
   const fields = Object.keys(values) as (keyof typeof values)[];
   const [row] = values.status !== undefined
-    ? [await updateCounted(db, userId, id, statusChange(values), versionMatches(ifMatch))]
+    ? [await updateCounted(db, userId, id, values as StatusChange, versionMatches(ifMatch))]
     : Array.isArray(ifMatch)
     ? await db.update(tasks).set(changes(values)).where(and(owned(userId, id), versionMatches(ifMatch))).returning()
     : await prepared(db, `update ${fields.join(",")}`, () => db.update(tasks)
@@ -72,19 +72,6 @@ export async function updateTask(db: Db, userId: string, id: number, input: Task
     ).execute({ ...values, id, userId });
   if (row) return row;
   throw await missOrMismatch(db, userId, id, ifMatch);
-}
-
-// A status change also moves the task between the per-status counters, so it runs as updateCounted's
-// statement (SET clause: bare column names; the old row is "tasks").
-function statusChange(values: { title?: string; description?: string | null; status?: string }): SQL {
-  const sets = [
-    ...(values.title !== undefined ? [sql`title = ${values.title}`] : []),
-    ...(values.description !== undefined ? [sql`description = ${values.description}`] : []),
-    sql`status = ${values.status}`,
-    sql`version = tasks.version + 1`,
-    sql`updated_at = greatest(clock_timestamp(), tasks.updated_at + interval '1 millisecond')`,
-  ];
-  return sql.join(sets, sql`, `);
 }
 
 export async function deleteTask(db: Db, userId: string, id: number, ifMatch?: number[] | "any"): Promise<void> {
