@@ -26,9 +26,9 @@ type Query = () => Promise<unknown>;
 const run = (text: string, params: (string | number | null)[]): Promise<unknown> => (bun ? bun.unsafe(text, params) : sql!.unsafe(text, params, { prepare: true }));
 const QUERIES: Record<string, Query> = {
   get: () => { const u = anyUser(); return run(SQL.GET, [anyTask(u), u.userId]); },
-  list: () => run(SQL.LIST, [anyUser().userId, 20, 0]),
+  list: () => run(SQL.LIST, [anyUser().userId, 21]),
   create: () => run(SQL.CREATE, ["bench task", "created by the benchmark", "pending", anyUser().userId, 0]),
-  "create-key": () => run(SQL.CREATE_KEYED, ["bench task", "created by the benchmark", "pending", anyUser().userId, 0, `${RUN}-${keys++}`, FINGERPRINT, "86400 seconds"]),
+  "create-key": () => run(SQL.CREATE_KEYED, ["bench task", "created by the benchmark", "pending", anyUser().userId, 0, `${RUN}-${keys++}`, FINGERPRINT, 86_400]),
   update: () => {
     const u = anyUser();
     return run(SQL.UPDATE, [`updated ${Math.floor(Math.random() * 1e6)}`, STATUSES[Math.floor(Math.random() * 3)]!, anyTask(u), u.userId]);

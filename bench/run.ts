@@ -123,6 +123,7 @@ try {
     log(`${scenario}: database ceiling`);
     const db = await dbCeiling({ url: dbUrl, scenario, seconds, concurrency: connections, poolMax: Number(args.pool), data: `${tmp}/data.json`, raw: `${results}/${scenario}-db.txt` });
     // The same ceiling through Bun's SQL client: what the driver alone costs (the client's CPU per query).
+    if (args["bun-sql-ceiling"]) await fresh();
     const dbBun = args["bun-sql-ceiling"] ? await dbCeiling({ url: dbUrl, scenario, seconds, concurrency: connections, poolMax: Number(args.pool), data: `${tmp}/data.json`, raw: `${results}/${scenario}-db-bun.txt`, driver: "bun" }) : undefined;
     const here = targets.filter((t) => !t.only || t.only.includes(scenario));
     const runs = here.map(() => [] as Result[]);

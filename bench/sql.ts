@@ -1,6 +1,6 @@
 // The statements the service sends for each bench scenario, as it renders them (drizzle's prepared
-// queries in src/tasks/service.ts, the quota statements of src/tasks/quota.ts, the keyed create of
-// src/idempotency/store.ts). The database ceiling and the bare server both run these texts, so the three
+// queries in src/tasks/service.ts and src/tasks/list.ts, the counted statements of src/tasks/quota.ts,
+// the keyed create's answer of src/idempotency/store.ts). The database ceiling and the bare server both run these texts, so the three
 // measurements differ only in what sits between the socket and PostgreSQL. Change them together with
 // the service.
 
@@ -8,56 +8,66 @@ const COLUMNS = `"id", "title", "description", "status", "user_id", "version", "
 
 export const GET = `select ${COLUMNS} from "tasks" where ("tasks"."id" = $1 and "tasks"."user_id" = $2)`;
 
-/** $1 user, $2 limit, $3 offset; the last column is the total. */
-export const LIST = `select ${COLUMNS}, count(*) over () from "tasks" where "tasks"."user_id" = $1 order by "tasks"."created_at" desc, "tasks"."id" desc limit $2 offset $3`;
+/** $1 user, $2 limit + 1 (the extra row says whether a next page exists); the last column is the total (src/tasks/list.ts). */
+export const LIST = `select ${COLUMNS}, to_char("created_at" at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), coalesce((select "total" from "task_counts" where "user_id" = $1), 0) from "tasks" where "tasks"."user_id" = $1 order by "tasks"."created_at" desc, "tasks"."id" desc limit $2`;
 
-/** $1 title, $2 description, $3 status, $4 user, $5 the task limit (0: none). */
-export const CREATE = `
-    with counted as (
-      insert into task_counts (user_id, total) values ($4, 1)
-      on conflict (user_id) do update set total = task_counts.total + 1
+const COUNTED = `counted as (
+      insert into task_counts (user_id, total, pending, in_progress, completed)
+      values ($4, 1, ($3::text = 'pending')::integer, ($3::text = 'in_progress')::integer, ($3::text = 'completed')::integer)
+      on conflict (user_id) do update set total = task_counts.total + 1, pending = task_counts.pending + excluded.pending,
+        in_progress = task_counts.in_progress + excluded.in_progress, completed = task_counts.completed + excluded.completed
       where $5::integer = 0 or task_counts.total < $5::integer
       returning user_id
-    )
-    insert into tasks (title, description, status, user_id)
+    )`;
+const INSERT = `insert into tasks (title, description, status, user_id)
     select $1, $2, $3, user_id from counted
     returning *`;
 
-/** CREATE's parameters, then $6 key, $7 fingerprint, $8 time to live ("86400 seconds"). */
+/** $1 title, $2 description, $3 status, $4 user, $5 the task limit (0: none). */
+export const CREATE = `with ${COUNTED} ${INSERT}`;
+
+/** CREATE's parameters, then $6 key, $7 fingerprint, $8 time to live in seconds. */
 export const CREATE_KEYED = `
-    with counted as (
-      insert into task_counts (user_id, total) values ($4, 1)
-      on conflict (user_id) do update set total = task_counts.total + 1
-      where $5::integer = 0 or task_counts.total < $5::integer
-      returning user_id
-    ), created as (
-      insert into tasks (title, description, status, user_id)
-      select $1, $2, $3, user_id from counted
-      returning *
-    ), recorded as (
+    with ${COUNTED}, created as (${INSERT}), recorded as (
       insert into idempotency_keys (user_id, key, fingerprint, status, body, location, etag, expires_at)
-      select user_id, $6, $7, 201,
+      select $4, $6, $7, 201,
         json_build_object('id', id, 'title', title, 'description', description, 'status', status, 'user_id', user_id,
           'created_at', to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
           'updated_at', to_char(updated_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))::text,
-        '/api/tasks/' || id, '"' || id || '-' || version || '"', now() + $8::interval
+        '/api/tasks/' || id, '"' || id || '-' || version || '"', now() + $8::integer * interval '1 second'
       from created
-      on conflict (user_id, key) do update set fingerprint = excluded.fingerprint, status = excluded.status,
-        body = excluded.body, location = excluded.location, etag = excluded.etag, expires_at = excluded.expires_at
+      on conflict (user_id, key) do update set fingerprint = excluded.fingerprint, status = excluded.status, body = excluded.body,
+        location = excluded.location, etag = excluded.etag, expires_at = excluded.expires_at
       where idempotency_keys.expires_at <= now()
       returning 1
     )
     select created.*, case when exists (select 1 from recorded) then 1 else ('idempotency key taken for ' || created.id)::integer end as recorded
     from created`;
 
-/** $1 title, $2 status, $3 id, $4 user: the bench's PUT changes title and status. */
-export const UPDATE = `update "tasks" set "title" = $1, "status" = $2, "version" = "tasks"."version" + 1, "updated_at" = greatest(clock_timestamp(), "tasks"."updated_at" + interval '1 millisecond') where ("tasks"."id" = $3 and "tasks"."user_id" = $4) returning ${COLUMNS}`;
+/** $1 title, $2 status, $3 id, $4 user: the bench's PUT changes title and status, so the counters move too. */
+export const UPDATE = `
+    with old as (
+      select id, status from tasks where id = $3 and user_id = $4  for update
+    ), changed as (
+      update tasks set title = $1, status = $2, version = tasks.version + 1, updated_at = greatest(clock_timestamp(), tasks.updated_at + interval '1 millisecond') from old where tasks.id = old.id returning tasks.*, old.status as old_status
+    ), counted as (
+      update task_counts c set
+        pending = c.pending + (ch.status = 'pending')::int - (ch.old_status = 'pending')::int,
+        in_progress = c.in_progress + (ch.status = 'in_progress')::int - (ch.old_status = 'in_progress')::int,
+        completed = c.completed + (ch.status = 'completed')::int - (ch.old_status = 'completed')::int
+      from changed ch where c.user_id = $4 and ch.status <> ch.old_status
+    )
+    select * from changed`;
 
 /** $1 id, $2 user. */
 export const DELETE = `
     with deleted as (
-      delete from tasks where id = $1 and user_id = $2  returning id
+      delete from tasks where id = $1 and user_id = $2  returning id, status
     ), counted as (
-      update task_counts set total = greatest(total - 1, 0) where user_id = $2 and exists (select 1 from deleted)
+      update task_counts c set total = greatest(c.total - 1, 0),
+        pending = greatest(c.pending - (d.status = 'pending')::int, 0),
+        in_progress = greatest(c.in_progress - (d.status = 'in_progress')::int, 0),
+        completed = greatest(c.completed - (d.status = 'completed')::int, 0)
+      from deleted d where c.user_id = $2
     )
     select id from deleted`;
