@@ -15,7 +15,7 @@ import { parseArgs } from "node:util";
 import postgres from "postgres";
 import { pgbouncerBinary, startPgBouncer, type TempPgBouncer } from "../test/support/pgbouncer";
 import { makeUsers, resetTasks, seedDeletePool, seedTasks, writeData } from "./seed";
-import { buildBinary, freePort, rssMiB, startBare, startHello, startService, type Running } from "./server";
+import { buildBinary, cpuSeconds, freePort, rssMiB, startBare, startHello, startService, type Running } from "./server";
 import { BARE, table, type Row } from "./table";
 import { dbCeiling, ensureWrk, wrk, type Result } from "./wrk";
 
@@ -55,7 +55,7 @@ const dbName = `tasks_bench_${process.pid}`;
 const admin = postgres(args["admin-url"]!, { max: 1, onnotice: () => {} });
 const dbUrl = Object.assign(new URL(args["admin-url"]!), { pathname: `/${dbName}` }).toString();
 /** What wrk measures in every scenario (or those of `only`); the first is the service, the one the ratios are about. */
-interface Target { label: string; running: Running; only?: string[] }
+interface Target { label: string; running: Running; only?: string[]; /** another process whose CPU per request is reported too (PgBouncer) */ sidecarPid?: number }
 const targets: Target[] = [];
 const POOLED = "PgBouncer";
 let hello: Running | undefined;
@@ -93,7 +93,7 @@ try {
     if (!pgbouncerBinary) throw new Error("--pooled needs PgBouncer 1.21+: run .ci/pgbouncer.sh (or set PGBOUNCER_BIN), or pass --pooled ''");
     // As many server connections as the direct service has, so the comparison is of the path only.
     bouncer = await startPgBouncer({ url: dbUrl }, { default_pool_size: args.pool! });
-    targets.push({ label: POOLED, only: pooledScenarios, running: await startService(`${tmp}/tasks-api`, { ...env, DATABASE_URL: bouncer.url }, freePort(), args["server-log"]!) });
+    targets.push({ label: POOLED, only: pooledScenarios, sidecarPid: bouncer.pid, running: await startService(`${tmp}/tasks-api`, { ...env, DATABASE_URL: bouncer.url }, freePort(), args["server-log"]!) });
   }
   if (!args["no-bare"]) targets.push({ label: BARE, running: await startBare(`${tmp}/bare`, env, freePort(), args["server-log"]!) });
   const rssAtRest = rssMiB(service.proc.pid);
@@ -128,10 +128,13 @@ try {
     const here = targets.filter((t) => !t.only || t.only.includes(scenario));
     const runs = here.map(() => [] as Result[]);
     for (let i = 1; i <= Number(args.repeat); i++) {
-      for (const [t, { label, running }] of here.entries()) {
+      for (const [t, { label, running, sidecarPid }] of here.entries()) {
         await fresh();
         log(`${scenario}: ${label} (${i})`);
-        runs[t]!.push(await wrk(running.url, { seconds, connections, scenario, dataFile: `${tmp}/data.lua`, raw: `${results}/${scenario}-${label.replace(/\W/g, "_")}-${i}.txt`, serverPid: running.proc.pid }));
+        const before = sidecarPid ? cpuSeconds(sidecarPid) : 0;
+        const result = await wrk(running.url, { seconds, connections, scenario, dataFile: `${tmp}/data.lua`, raw: `${results}/${scenario}-${label.replace(/\W/g, "_")}-${i}.txt`, serverPid: running.proc.pid });
+        if (sidecarPid) result.sidecarUsPerRequest = ((cpuSeconds(sidecarPid) - before) * 1e6) / result.requests;
+        runs[t]!.push(result);
       }
     }
     rows.push({ scenario, db, ...(dbBun ? { dbBun } : {}), results: Object.fromEntries(here.map(({ label }, t) => [label, median(runs[t]!)])) });
@@ -147,8 +150,8 @@ try {
     `data: ${USERS} users x ${TASKS_PER_USER} tasks (reset before each run); DELETE pool ${deletePoolPerUser} per user`,
   ].join("\n");
   const ratios = rows.filter((r) => r.results[POOLED]).map(({ scenario, results: { service: direct, [POOLED]: viaPooler } }) =>
-    `${scenario}: through PgBouncer ${Math.round(viaPooler!.rps)} req/s, direct ${Math.round(direct!.rps)} req/s: ${(viaPooler!.rps / direct!.rps).toFixed(2)}x (errors ${viaPooler!.errors} / ${direct!.errors})`);
-  const pooledNote = ratios.length ? `\n\npooled / direct (PgBouncer ${Bun.spawnSync([pgbouncerBinary!, "--version"]).stdout.toString().split("\n")[0]}, transaction mode, max_prepared_statements=200, default_pool_size=${args.pool}):\n${ratios.join("\n")}` : "";
+    `${scenario}: through PgBouncer ${Math.round(viaPooler!.rps)} req/s, direct ${Math.round(direct!.rps)} req/s: ${(viaPooler!.rps / direct!.rps).toFixed(2)}x (errors ${viaPooler!.errors} / ${direct!.errors}; PgBouncer's own CPU ${Math.round(viaPooler!.sidecarUsPerRequest ?? 0)} µs/req)`);
+  const pooledNote = ratios.length ? `\n\npooled / direct (${Bun.spawnSync([pgbouncerBinary!, "--version"]).stdout.toString().split("\n")[0]}, transaction mode, max_prepared_statements=200, default_pool_size=${args.pool}):\n${ratios.join("\n")}` : "";
   const report = `${header}\n\n${table(rows, helloResult)}${pooledNote}\n`;
   await Bun.write(`${results}/table.md`, report);
   await Bun.write(`${results}/results.json`, JSON.stringify({ rows, hello: helloResult, rssAtRest, rssAfter, args }, null, 2));

@@ -1,7 +1,7 @@
 // Runs wrk (see README "Benchmark" for why wrk) and the database ceiling; both report the same fields.
 import { cpuSeconds } from "./server";
 
-export interface Result { rps: number; p50: number; p95: number; p99: number; errors: number; requests: number; cpuUsPerRequest?: number }
+export interface Result { rps: number; p50: number; p95: number; p99: number; errors: number; requests: number; cpuUsPerRequest?: number; sidecarUsPerRequest?: number }
 
 export function ensureWrk() {
   if (Bun.which("wrk")) return;
