@@ -22,6 +22,8 @@ export interface AppDeps {
   logger: Logger;
   /** The process's phase (index.ts); absent, the app serves at once, as in tests and benchmarks. */
   lifecycle?: Lifecycle;
+  /** Milliseconds for the rate limiter's buckets; performance.now() unless a test drives time itself. */
+  clock?: () => number;
 }
 
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -50,7 +52,7 @@ function corsFor(origins: string[]) {
 interface RequestState { id: string; start: number; authFailure?: string; client?: string | null }
 
 /** Builds the whole HTTP app; opens no port, so tests and benchmarks run exactly what the server runs. */
-export function createApp({ config, database, verifier, logger, lifecycle = createLifecycle("serving") }: AppDeps) {
+export function createApp({ config, database, verifier, logger, lifecycle = createLifecycle("serving"), clock }: AppDeps) {
   const state = new WeakMap<Request, RequestState>();
   const requestId = (request: Request) => state.get(request)?.id ?? "";
 
@@ -118,7 +120,7 @@ export function createApp({ config, database, verifier, logger, lifecycle = crea
     }))
     .use(healthRoutes({ database, lifecycle, logger }))
     .use(taskRoutes({
-      database, verifier, limits: createLimits(config.fairShare), maxTasksPerUser: config.fairShare.maxTasksPerUser,
+      database, verifier, limits: createLimits(config.fairShare, clock), maxTasksPerUser: config.fairShare.maxTasksPerUser,
       writes: idempotentWrites({ database, ttlHours: config.idempotencyKeyTtlHours ?? 24, logger }),
     }));
 }

@@ -10,10 +10,10 @@ export interface Limits {
   queue: UserQueue | undefined;
 }
 
-export function createLimits(config: FairShareConfig): Limits {
+export function createLimits(config: FairShareConfig, now?: () => number): Limits {
   const on = config.rateLimitPerMinute > 0 && config.rateLimitBurst > 0;
   return {
-    rate: on ? new RateLimiter({ perMinute: config.rateLimitPerMinute, burst: config.rateLimitBurst }) : undefined,
+    rate: on ? new RateLimiter({ perMinute: config.rateLimitPerMinute, burst: config.rateLimitBurst, now }) : undefined,
     queue: config.userConcurrency > 0 ? new UserQueue(config.userConcurrency, config.userQueueTimeoutMs) : undefined,
   };
 }

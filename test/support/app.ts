@@ -29,7 +29,7 @@ export interface TestApp {
 }
 
 /** The real app on the run's database, its log lines captured as parsed JSON. */
-export async function buildApp({ database, verifier, corsOrigins = [], fairShare = {}, idempotencyKeyTtlHours }: { database?: Database; verifier?: TokenVerifier | ((logger: Logger) => TokenVerifier); corsOrigins?: string[]; fairShare?: Partial<FairShareConfig>; idempotencyKeyTtlHours?: number } = {}): Promise<TestApp> {
+export async function buildApp({ database, verifier, corsOrigins = [], fairShare = {}, idempotencyKeyTtlHours, clock }: { database?: Database; verifier?: TokenVerifier | ((logger: Logger) => TokenVerifier); corsOrigins?: string[]; fairShare?: Partial<FairShareConfig>; idempotencyKeyTtlHours?: number; clock?: () => number } = {}): Promise<TestApp> {
   const logs: Record<string, any>[] = [];
   // Every handled request ends with one "request" line, written by an after-response hook that Elysia
   // runs after the answer: settled() waits until there are as many of those lines as requests.
@@ -58,6 +58,7 @@ export async function buildApp({ database, verifier, corsOrigins = [], fairShare
     database: database ?? (await testDatabase()),
     verifier: typeof verifier === "function" ? verifier(logger) : verifier ?? hs256Verifier(SECRET, {}),
     logger,
+    clock,
   });
   const request: TestApp["request"] = (method, path, { token, body, headers = {} } = {}) => {
     handled++;
