@@ -98,21 +98,44 @@ BAD_CID=""
 LOAD_PIDS=()
 STACK_UP=0
 HAD_DOCKER0=0; ip link show docker0 >/dev/null 2>&1 && HAD_DOCKER0=1
-HAD_DOCKER_CHAINS=0; iptables -t nat -S DOCKER >/dev/null 2>&1 && HAD_DOCKER_CHAINS=1
 IP_FORWARD=$(cat /proc/sys/net/ipv4/ip_forward)
 FORWARD_POLICY=$(iptables -S FORWARD 2>/dev/null | awk '$1 == "-P" { print $3 }')
 
-remove_docker_iptables() {
+# The firewall is left exactly as it was. Snapshot of the rules and chains now; at the end, a rule
+# that appeared since is deleted if it is in a chain that appeared since, jumps to one, or is
+# Docker's (names a DOCKER chain, docker0 or a br-<id> bridge); chains that appeared are removed;
+# and rules of the snapshot that are gone (dockerd flushes an existing DOCKER chain when it starts,
+# e.g. another daemon's) are put back. Nothing else is touched.
+IPT_TABLES=(filter nat)
+for table in "${IPT_TABLES[@]}"; do
+	iptables-save -t "$table" 2>/dev/null | grep -E '^(:|-A )' | sed 's/ \[[0-9]*:[0-9]*\]$//' >"$WORK/iptables-$table.before" || true
+done
+restore_iptables() {
 	command -v iptables-save >/dev/null || return 0
-	local table rule chain
-	for table in filter nat; do
-		iptables-save -t "$table" 2>/dev/null | grep -E '^-A (INPUT|FORWARD|OUTPUT|PREROUTING|POSTROUTING) .*(DOCKER|docker0)' |
-			sed 's/^-A /-D /' | while read -r rule; do eval "iptables -t $table $rule" 2>/dev/null || true; done
-		for chain in $(iptables-save -t "$table" 2>/dev/null | sed -nE 's/^:(DOCKER[^ ]*) .*/\1/p'); do
-			iptables -t "$table" -F "$chain" 2>/dev/null || true
+	local table now new_chains rule chain target mine
+	for table in "${IPT_TABLES[@]}"; do
+		[ -f "$WORK/iptables-$table.before" ] || continue
+		now=$(iptables-save -t "$table" 2>/dev/null | grep -E '^(:|-A )' | sed 's/ \[[0-9]*:[0-9]*\]$//')
+		# by name (a built-in chain whose policy changed is not new)
+		new_chains=" $(comm -13 <(sed -nE 's/^:([^ ]+).*/\1/p' "$WORK/iptables-$table.before" | sort) \
+			<(sed -nE 's/^:([^ ]+).*/\1/p' <<<"$now" | sort) | tr '\n' ' ') "
+		grep '^-A ' <<<"$now" | grep -vxFf "$WORK/iptables-$table.before" | tac | while read -r rule; do
+			chain=$(awk '{ print $2 }' <<<"$rule")
+			target=$(sed -nE 's/.* -j ([^ ]+).*/\1/p' <<<"$rule")
+			mine=0
+			[[ $new_chains == *" $chain "* ]] && mine=1
+			[ -n "$target" ] && [[ $new_chains == *" $target "* ]] && mine=1
+			[[ $rule =~ DOCKER|docker0|\ br-[0-9a-f]{12}\  ]] && mine=1
+			[ "$mine" = 0 ] || eval "iptables -t $table ${rule/#-A /-D }" 2>/dev/null || true
 		done
-		for chain in $(iptables-save -t "$table" 2>/dev/null | sed -nE 's/^:(DOCKER[^ ]*) .*/\1/p'); do
-			iptables -t "$table" -X "$chain" 2>/dev/null || true
+		for chain in $new_chains; do iptables -t "$table" -F "$chain" 2>/dev/null || true; done
+		for chain in $new_chains; do iptables -t "$table" -X "$chain" 2>/dev/null || true; done
+		now=$(iptables-save -t "$table" 2>/dev/null | grep -E '^(:|-A )' | sed 's/ \[[0-9]*:[0-9]*\]$//')
+		sed -nE 's/^:([^ ]+) -$/\1/p' "$WORK/iptables-$table.before" | while read -r chain; do
+			grep -q "^:$chain " <<<"$now" || iptables -t "$table" -N "$chain" 2>/dev/null || true
+		done
+		grep '^-A ' "$WORK/iptables-$table.before" | grep -vxF -f <(grep '^-A ' <<<"$now") - | while read -r rule; do
+			eval "iptables -t $table $rule" 2>/dev/null || true
 		done
 	done
 }
@@ -141,12 +164,22 @@ cleanup() {
 		kill -0 "$DOCKERD_PID" 2>/dev/null && { echo "dockerd did not stop; killing it" >&2; kill -KILL "$DOCKERD_PID"; sleep 1; }
 	fi
 	[ "$HAD_DOCKER0" = 0 ] && ip link show docker0 >/dev/null 2>&1 && ip link delete docker0
-	if [ "$HAD_DOCKER_CHAINS" = 0 ]; then
-		remove_docker_iptables
-		# dockerd sets FORWARD to DROP when it turns forwarding on
-		[ -z "$FORWARD_POLICY" ] || iptables -P FORWARD "$FORWARD_POLICY" 2>/dev/null
+	restore_iptables
+	# dockerd sets FORWARD to DROP when it turns forwarding on
+	if [ -n "$FORWARD_POLICY" ] && [ "$(iptables -S FORWARD 2>/dev/null | awk '$1 == "-P" { print $3 }')" != "$FORWARD_POLICY" ]; then
+		iptables -P FORWARD "$FORWARD_POLICY" 2>/dev/null
 	fi
 	[ "$(cat /proc/sys/net/ipv4/ip_forward)" != "$IP_FORWARD" ] && echo "$IP_FORWARD" >/proc/sys/net/ipv4/ip_forward
+	if command -v iptables-save >/dev/null; then
+		for table in "${IPT_TABLES[@]}"; do
+			[ -f "$WORK/iptables-$table.before" ] || continue
+			if ! diff <(sort "$WORK/iptables-$table.before") \
+				<(iptables-save -t "$table" 2>/dev/null | grep -E '^(:|-A )' | sed 's/ \[[0-9]*:[0-9]*\]$//' | sort) >"$LOGS/iptables-$table.diff"; then
+				echo "container-check: the $table table differs from before the run:" >&2; cat "$LOGS/iptables-$table.diff" >&2
+				[ "$rc" != 0 ] || rc=1
+			fi
+		done
+	fi
 	# Never rm -rf through a mount that is still there.
 	findmnt -rn -o TARGET | grep -F "$WORK" | sort -r | while read -r m; do umount -l "$m"; done
 	if findmnt -rn -o TARGET | grep -qF "$WORK"; then
