@@ -3,10 +3,12 @@
 // what the service does for each bench request, by hand: verify the HS256 token with jose (and cache
 // it, as the service does), validate the input, run the same SQL (bench/sql.ts), answer the same JSON
 // and headers, and write the same one JSON log line per request to stdout. Not covered: If-Match,
-// sorting, status filters, offsets past the end, replays of keyed writes (the bench sends fresh keys).
+// sorts, status filters, offsets and cursors in requests, replays of keyed writes (the bench sends
+// fresh keys).
 // Environment: DATABASE_URL, BETTER_AUTH_SECRET, PORT, DB_POOL_MAX.
 import { SQL } from "bun";
 import { jwtVerify } from "jose";
+import { encodeCursor } from "../src/tasks/cursor";
 import * as Q from "./sql";
 
 const env = process.env;
@@ -123,10 +125,15 @@ const server = Bun.serve({
         const raw = new URL(request.url).searchParams.get("limit") ?? "100";
         if (!LIMIT.test(raw)) throw new Fail(422, [{ loc: ["query", "limit"], msg: "limit must be an integer from 1 to 500", type: "value_error" }]);
         const limit = Number(raw);
-        const rows = (await sql.unsafe(Q.LIST, [userId, limit + 1])) as (Row & { coalesce: string | number })[];
-        // The bench's users hold 20 tasks and ask for 20: there is never a next page, so no Link (nor cursor).
-        if (rows.length > limit) throw new Fail(500, "the bare server has no cursors");
-        return [200, `[${rows.map(taskJson).join(",")}]`, { "x-total-count": rows.length > 0 ? String(rows[0]!.coalesce) : "0" }];
+        const rows = (await sql.unsafe(Q.LIST, [userId, limit + 1])) as (Row & { coalesce: string | number; to_char: string })[];
+        const page = rows.slice(0, limit);
+        const headers: Record<string, string> = { "x-total-count": rows.length > 0 ? String(rows[0]!.coalesce) : "0" };
+        // A next page (the mix adds tasks): the same Link and cursor as the service's.
+        if (rows.length > limit) {
+          const last = page[page.length - 1]!;
+          headers.link = `</api/tasks?limit=${limit}&sort=-created_at&cursor=${encodeCursor({ sort: "-created_at", status: undefined, key: last.to_char, id: Number(last.id) })}>; rel="next"`;
+        }
+        return [200, `[${page.map(taskJson).join(",")}]`, headers];
       }),
       POST: route(async (request, userId) => {
         const idempotencyKey = request.headers.get("idempotency-key");
