@@ -1,5 +1,5 @@
-// Through a real PgBouncer in transaction mode (max_prepared_statements), and the never-hang promise
-// with a frozen pooler, a frozen database and a pile of blocked statements.
+// Through a real PgBouncer in transaction mode (max_prepared_statements), TLS on both sides, and the
+// never-hang promise with a frozen pooler, a frozen database and a pile of blocked statements.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -7,12 +7,14 @@ import postgres from "postgres";
 import { loadConfig } from "../src/config";
 import { openDatabase, type Database } from "../src/db/client";
 import { buildApp, newUser, SECRET, timedCall, type TestApp } from "./support/app";
-import { clusterAvailable, startTempCluster, type TempCluster } from "./support/cluster";
+import { clusterAvailable, type TempCluster } from "./support/cluster";
 import { expectNoLeaks } from "./support/hygiene";
 import { lockRow, waitingOnLocks } from "./support/locks";
 import { pgbouncerAvailable, startPgBouncer, type TempPgBouncer } from "./support/pgbouncer";
 import { baseEnv, runToExit } from "./support/server";
+import { startTlsCluster, type TlsCluster } from "./support/tls";
 
+let tls: TlsCluster;
 let cluster: TempCluster;
 let bouncer: TempPgBouncer;
 let admin: postgres.Sql;
@@ -34,6 +36,13 @@ async function appOn(url: string, env: Record<string, string> = {}) {
   const call = (user: string, method: string, path: string, body?: unknown) => timedCall(api, { tokens, answers }, user, method, path, body);
   return { api, call, database };
 }
+
+// As in production: the certificate checked against the CA, host name included.
+const verified = (url: string) => {
+  const u = new URL(url);
+  u.search = `?sslmode=verify-full&sslrootcert=${encodeURIComponent(tls.certs.caFile)}`;
+  return u.toString();
+};
 
 const backends = async (database: string) => Number((await admin`select count(*)::int as n from pg_stat_activity where application_name = 'tasks-api' and datname = ${database}`)[0]!.n);
 
@@ -66,11 +75,15 @@ async function servingAgain(call: (m: string, p: string) => Promise<{ status: nu
   return Infinity;
 }
 
-describe.skipIf(!clusterAvailable || !pgbouncerAvailable)("through a real PgBouncer in transaction mode, and the never-hang promise", () => {
+describe.skipIf(!clusterAvailable || !pgbouncerAvailable)("through a real PgBouncer in transaction mode with TLS on both sides, and the never-hang promise", () => {
   beforeAll(async () => {
-    cluster = startTempCluster();
-    bouncer = await startPgBouncer(cluster);
-    admin = postgres(cluster.url, { max: 2, onnotice: () => {} });
+    tls = startTlsCluster();
+    cluster = tls.cluster;
+    const data = `${cluster.dir}/data`;
+    bouncer = await startPgBouncer({ url: `${cluster.url}?sslmode=require`, password: cluster.password }, {
+      client_tls_sslmode: "require", client_tls_key_file: `${data}/server.key`, client_tls_cert_file: `${data}/server.crt`, server_tls_sslmode: "require",
+    });
+    admin = postgres(`${cluster.url}?sslmode=require`, { max: 2, onnotice: () => {} });
   }, 60_000);
 
   afterAll(async () => {
@@ -78,12 +91,12 @@ describe.skipIf(!clusterAvailable || !pgbouncerAvailable)("through a real PgBoun
     await Promise.all(opened.map(({ database }) => database.close().catch(() => {})));
     await admin?.end({ timeout: 1 });
     bouncer?.destroy();
-    cluster?.destroy();
+    tls?.destroy();
     expectNoLeaks({ answers, logs: opened.flatMap(({ api }) => (api?.logs ?? []).map((l) => JSON.stringify(l))), secrets: [...tokens, cluster?.password] });
   }, 30_000);
 
   test("the service serves the whole CRUD through PgBouncer with prepared statements on, and PgBouncer counts them as prepared", async () => {
-    const { call } = await appOn(bouncer.url);
+    const { call } = await appOn(verified(bouncer.url));
     const before = await preparedStats();
     const user = newUser();
     const created = await call(user, "POST", "/api/tasks", { title: "pooled" });
@@ -104,7 +117,7 @@ describe.skipIf(!clusterAvailable || !pgbouncerAvailable)("through a real PgBoun
   }, 30_000);
 
   test("with PgBouncer frozen (SIGSTOP) for 15 s, every request answers 503 with Retry-After within queue + statement timeout + 1 s, and the service serves again once it resumes", async () => {
-    const { call } = await appOn(bouncer.url, { DB_POOL_MAX: "4" });
+    const { call } = await appOn(verified(bouncer.url), { DB_POOL_MAX: "4" });
     const user = newUser();
     const task = await call(user, "POST", "/api/tasks", { title: "before the freeze" });
     expect(task.status).toBe(201);
@@ -130,7 +143,7 @@ describe.skipIf(!clusterAvailable || !pgbouncerAvailable)("through a real PgBoun
   }, 60_000);
 
   test("a wrong password through PgBouncer exits 1 at once with one line naming the cause, never the password", async () => {
-    const url = new URL(bouncer.url);
+    const url = new URL(verified(bouncer.url));
     url.password = "not-the-password-x9";
     const result = await runToExit({ ...baseEnv(), BETTER_AUTH_SECRET: SECRET, DATABASE_URL: url.toString(), DB_STARTUP_TIMEOUT_MS: "20000" });
     const stderr = result.stderr.trim();
@@ -147,7 +160,7 @@ describe.skipIf(!clusterAvailable || !pgbouncerAvailable)("through a real PgBoun
     let result;
     try {
       // The connection opens (the kernel accepts it) and the handshake outlasts the statement deadline.
-      result = await runToExit({ ...baseEnv(), BETTER_AUTH_SECRET: SECRET, DATABASE_URL: bouncer.url, DB_STATEMENT_TIMEOUT_MS: "300", DB_CONNECT_TIMEOUT_MS: "5000", DB_STARTUP_TIMEOUT_MS: "2500" });
+      result = await runToExit({ ...baseEnv(), BETTER_AUTH_SECRET: SECRET, DATABASE_URL: verified(bouncer.url), DB_STATEMENT_TIMEOUT_MS: "300", DB_CONNECT_TIMEOUT_MS: "5000", DB_STARTUP_TIMEOUT_MS: "2500" });
     } finally {
       bouncer.thaw();
     }
@@ -160,7 +173,7 @@ describe.skipIf(!clusterAvailable || !pgbouncerAvailable)("through a real PgBoun
   }, 30_000);
 
   test("a missing database through PgBouncer exits 1 at once with one line naming it", async () => {
-    const url = new URL(bouncer.url);
+    const url = new URL(verified(bouncer.url));
     url.pathname = "/no_such_database";
     const result = await runToExit({ ...baseEnv(), BETTER_AUTH_SECRET: SECRET, DATABASE_URL: url.toString(), DB_STARTUP_TIMEOUT_MS: "20000" });
     const stderr = result.stderr.trim();
@@ -173,7 +186,7 @@ describe.skipIf(!clusterAvailable || !pgbouncerAvailable)("through a real PgBoun
   }, 30_000);
 
   test("directly, with the whole PostgreSQL frozen (SIGSTOP) for 5 s, every request answers 503 within the bound, and the service serves again once it resumes", async () => {
-    const { call } = await appOn(cluster.url, { DB_POOL_MAX: "4" });
+    const { call } = await appOn(verified(cluster.url), { DB_POOL_MAX: "4" });
     const user = newUser();
     const task = await call(user, "POST", "/api/tasks", { title: "before the freeze" });
     const path = `/api/tasks/${task.body.id}`;
@@ -197,10 +210,10 @@ describe.skipIf(!clusterAvailable || !pgbouncerAvailable)("through a real PgBoun
   test("directly, 30 concurrent PUTs blocked on a row lock, with reads coming in: 503 within the bound, nothing written, and never more than DB_POOL_MAX backends", async () => {
     // A database of its own, so that only this app's backends count (PgBouncer keeps its own server connections).
     await admin.unsafe("create database blocked");
-    const url = new URL(cluster.url);
+    const url = new URL(verified(cluster.url));
     url.pathname = "/blocked";
     const { call } = await appOn(url.toString(), { DB_POOL_MAX: "4" });
-    const locker = postgres(url.toString(), { max: 2, onnotice: () => {} });
+    const locker = postgres(`${cluster.url.replace(/\/postgres$/, "/blocked")}?sslmode=require`, { max: 2, onnotice: () => {} });
     const user = newUser();
     const task = await call(user, "POST", "/api/tasks", { title: "contended" });
     const other = await call(user, "POST", "/api/tasks", { title: "free" });

@@ -59,7 +59,7 @@ export async function startPgBouncer(cluster: Pick<TempCluster, "url"> & { passw
     await admin.end();
   }
   writeFileSync(join(dir, "userlist.txt"), `"${server.username}" "${secret}"\n`);
-  const ini = {
+  const ini: Record<string, string | number> = {
     listen_addr: "127.0.0.1",
     listen_port: port,
     unix_socket_dir: "",
@@ -123,7 +123,8 @@ export async function startPgBouncer(cluster: Pick<TempCluster, "url"> & { passw
     },
     async admin(command) {
       // The admin console speaks only the simple query protocol.
-      const console_ = postgres({ host: "127.0.0.1", port, user: server.username, password: cluster.password, database: "pgbouncer", max: 1, fetch_types: false, onnotice: () => {} });
+      const ssl = ini.client_tls_sslmode !== undefined && ini.client_tls_sslmode !== "disable" ? ("require" as const) : false;
+      const console_ = postgres({ host: "127.0.0.1", port, user: server.username, password: cluster.password, database: "pgbouncer", ssl, max: 1, fetch_types: false, onnotice: () => {} });
       try {
         return [...(await console_.unsafe(command).simple())];
       } finally {
