@@ -1,10 +1,10 @@
 import { cors } from "@elysiajs/cors";
-import { openapi } from "@elysiajs/openapi";
 import { Elysia, ParseError } from "elysia";
 import { authenticate } from "./auth/plugin";
 import type { TokenVerifier } from "./auth/verifier";
 import type { Config } from "./config";
 import type { Database } from "./db/client";
+import { docsRoutes } from "./docs";
 import { elysiaConfig } from "./elysia-config";
 import { errorResponse } from "./error-response";
 import { AuthError, HttpError } from "./errors";
@@ -109,15 +109,7 @@ export function createApp({ config, database, verifier, logger, lifecycle = crea
       });
     })
     .use(corsFor(config.corsOrigins))
-    .use(openapi({
-      path: "/docs",
-      specPath: "/openapi.json",
-      exclude: { paths: ["/docs", "/openapi.json"] },
-      documentation: {
-        info: { title: "Tasks API", version: "0.1.0", description: "Each signed-in user's tasks. Authenticate with a Better Auth JWT: `Authorization: Bearer <token>`." },
-        components: { securitySchemes: { bearerAuth: { type: "http", scheme: "bearer", bearerFormat: "JWT" } } },
-      },
-    }))
+    .use(docsRoutes())
     .use(healthRoutes({ database, lifecycle, logger }))
     .use(taskRoutes({
       database, verifier, limits: createLimits(config.fairShare, clock), maxTasksPerUser: config.fairShare.maxTasksPerUser,
