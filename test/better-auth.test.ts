@@ -98,11 +98,15 @@ describe("Better Auth tokens, when things change", () => {
   test("an expired token answers 401 Token expired", async () => {
     const shortLived = await startBetterAuth({ expirationTime: "1s" });
     try {
-      const api = await buildApp({ verifier: (logger) => verifierFromConfig(authConfig({ betterAuthUrl: shortLived.url }), logger) });
+      // The verifier's clock runs ahead instead of the test waiting: jose checks exp against it.
+      let aheadMs = 0;
+      const api = await buildApp({ verifier: (logger) => verifierFromConfig(authConfig({ betterAuthUrl: shortLived.url }), logger, () => Date.now() + aheadMs) });
       const { cookie } = await shortLived.signUp(email("exp"), "correct-horse-battery", "Exp");
       const token = await shortLived.token(cookie);
       expect((await api.request("GET", "/api/tasks", { headers: bearer(token) })).status).toBe(200);
-      await Bun.sleep(7_000); // 1 s of life plus the 5 s clock-skew allowance
+      aheadMs = 2_000; // past exp, within the 5 s clock-skew allowance
+      expect((await api.request("GET", "/api/tasks", { headers: bearer(token) })).status).toBe(200);
+      aheadMs = 7_000; // 1 s of life plus the 5 s allowance, and a second to spare
       const res = await api.request("GET", "/api/tasks", { headers: bearer(token) });
       expect(res.status).toBe(401);
       expect(await res.json()).toEqual({ detail: "Token expired" });

@@ -1,7 +1,7 @@
 import { decodeProtectedHeader, importJWK, jwtVerify, type CryptoKey, type JWK } from "jose";
 import { AuthError, HttpError } from "../errors";
 import type { Logger } from "../logger";
-import { assertTokenShape, toAuthError, userIdOf, verifyOptions, type TokenVerifier } from "./verifier";
+import { assertTokenShape, at, toAuthError, userIdOf, verifyOptions, type Clock, type TokenVerifier } from "./verifier";
 
 /** What Better Auth's jwt plugin can sign with; HS256 never comes from a JWKS. */
 export const ASYMMETRIC_ALGS = new Set(["EdDSA", "ES256", "ES512", "RS256", "PS256"]);
@@ -28,7 +28,8 @@ export interface JwksOptions {
   /** Keys are refetched at least this often, so a key the issuer deleted stops verifying. */
   maxAgeMs?: number;
   maxBytes?: number;
-  now?: () => number;
+  /** The wall clock for key ages and token expiry. */
+  now?: Clock;
 }
 
 export const authUnavailable = () => new HttpError(503, "Authentication unavailable", { "retry-after": "5" });
@@ -136,8 +137,8 @@ export function jwksVerifier({ url, issuer, audience, logger, timeoutMs = 3000, 
       if (!ASYMMETRIC_ALGS.has(alg)) throw new AuthError("Invalid token", `alg ${alg} is not accepted`);
       const key = await keyFor(header.kid, alg);
       try {
-        const { payload } = await jwtVerify(token, key, verifyOptions([alg], { issuer, audience }));
-        return { userId: userIdOf(payload), exp: payload.exp!, kid: header.kid };
+        const { payload } = await jwtVerify(token, key, at(verifyOptions([alg], { issuer, audience }), now));
+        return { userId: userIdOf(payload, now()), exp: payload.exp!, kid: header.kid };
       } catch (error) {
         throw toAuthError(error);
       }

@@ -24,6 +24,13 @@ export const codePoints = (s: string) => {
 const CLOCK_TOLERANCE_SECONDS = 5;
 const MAX_TOKEN_LENGTH = 8192;
 
+/** Wall-clock milliseconds, as Date.now gives them; tests pass a clock that runs ahead to expire tokens. */
+export type Clock = () => number;
+
+/** jose checks exp and nbf against `currentDate`, which it otherwise takes from the system clock. */
+export const at = (options: JWTVerifyOptions, clock: Clock): JWTVerifyOptions =>
+  clock === Date.now ? options : { ...options, currentDate: new Date(clock()) };
+
 export function verifyOptions(algorithms: string[], claims: { issuer?: string | undefined; audience?: string | undefined }): JWTVerifyOptions {
   return {
     algorithms,
@@ -38,8 +45,8 @@ export function verifyOptions(algorithms: string[], claims: { issuer?: string | 
  * `sub`, or `user_id` when there is no `sub`: a non-empty, well-formed string of at most 255 code points.
  * Also refuses a token issued in the future (jose checks iat only with maxTokenAge).
  */
-export function userIdOf(payload: JWTPayload): string {
-  if (typeof payload.iat === "number" && payload.iat > Date.now() / 1000 + CLOCK_TOLERANCE_SECONDS) {
+export function userIdOf(payload: JWTPayload, nowMs = Date.now()): string {
+  if (typeof payload.iat === "number" && payload.iat > nowMs / 1000 + CLOCK_TOLERANCE_SECONDS) {
     throw new AuthError("Invalid token", "iat is in the future");
   }
   if (typeof payload.exp !== "number" || !Number.isFinite(payload.exp) || payload.exp > MAX_NUMERIC_DATE) {
@@ -66,15 +73,15 @@ export function assertTokenShape(token: string) {
 }
 
 /** HS256 with the shared secret (tokens signed by the frontend's own server code). */
-export function hs256Verifier(secret: string, claims: { issuer?: string | undefined; audience?: string | undefined }): TokenVerifier {
+export function hs256Verifier(secret: string, claims: { issuer?: string | undefined; audience?: string | undefined }, clock: Clock = Date.now): TokenVerifier {
   const key = new TextEncoder().encode(secret);
   const options = verifyOptions(["HS256"], claims);
   return {
     async verify(token) {
       assertTokenShape(token);
       try {
-        const { payload } = await jwtVerify(token, key, options);
-        return { userId: userIdOf(payload), exp: payload.exp! };
+        const { payload } = await jwtVerify(token, key, at(options, clock));
+        return { userId: userIdOf(payload, clock()), exp: payload.exp! };
       } catch (error) {
         throw toAuthError(error);
       }
