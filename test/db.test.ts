@@ -5,8 +5,8 @@ import { openDatabase, type Database } from "../src/db/client";
 import { tasks } from "../src/db/schema";
 import { createFreshDatabase, testDatabase } from "./setup";
 import { buildApp, newUser, SECRET } from "./support/app";
+import { missing, POSTGRES } from "./support/requires";
 
-const withoutPostgres = !process.env.TEST_DATABASE_URL;
 const rowsOf = (result: any): any[] => (Array.isArray(result) ? result : result.rows);
 
 async function plan(database: Database, query: ReturnType<typeof sql>) {
@@ -56,7 +56,7 @@ describe("migrations", () => {
     expect(await (await testDatabase()).migrate()).toBe(0);
   });
 
-  test.skipIf(withoutPostgres)("replicas migrating one fresh database at once apply each migration exactly once", async () => {
+  test.skipIf(missing(!!process.env.TEST_DATABASE_URL, POSTGRES))("replicas migrating one fresh database at once apply each migration exactly once", async () => {
     const fresh = await createFreshDatabase("tasks_migrate");
     const replicas = await Promise.all([1, 2, 3].map(() => openDatabase({ kind: "postgres", url: fresh.url, poolMax: 2, prepare: true, })));
     try {
@@ -72,7 +72,7 @@ describe("migrations", () => {
   });
 });
 
-describe.skipIf(withoutPostgres)("Neon-style connection URLs against the real server", () => {
+describe.skipIf(missing(!!process.env.TEST_DATABASE_URL, POSTGRES))("Neon-style connection URLs against the real server", () => {
   test("sslmode and channel_binding at prefer connect in plain text to a server without TLS, as libpq does", async () => {
     const url = new URL(process.env.TEST_DATABASE_URL!);
     url.searchParams.set("sslmode", "prefer"); // the local server has no TLS; test/tls.test.ts covers require

@@ -6,12 +6,13 @@ import type { Database } from "../src/db/client";
 import { newUser, type TestApp } from "./support/app";
 import { clusterAvailable, type TempCluster } from "./support/cluster";
 import { startClusterApp, stopClusterApp } from "./support/cluster-app";
+import { missing, CLUSTER } from "./support/requires";
 
 let cluster: TempCluster;
 let database: Database;
 let api: TestApp;
 
-describe.skipIf(!clusterAvailable)("Idempotency-Key across a database outage", () => {
+describe.skipIf(missing(clusterAvailable, CLUSTER))("Idempotency-Key across a database outage", () => {
   beforeAll(async () => {
     ({ cluster, database, api } = await startClusterApp());
   }, 60_000);

@@ -6,6 +6,7 @@ import { freePort } from "./support/cluster";
 import { SECRET, tokenFor } from "./support/app";
 import { createFreshDatabase } from "./setup";
 import { baseEnv, startServer, waitForLog } from "./support/server";
+import { missing, POSTGRES } from "./support/requires";
 
 const unreachableUrl = () => `postgres://tasks:hunter2-secret@127.0.0.1:${freePort()}/tasks`;
 
@@ -47,7 +48,7 @@ describe("while the database is not there yet", () => {
   }, 30_000);
 });
 
-describe.skipIf(!process.env.TEST_DATABASE_URL)("with a real PostgreSQL", () => {
+describe.skipIf(missing(!!process.env.TEST_DATABASE_URL, POSTGRES))("with a real PostgreSQL", () => {
   test("SIGTERM while waiting for another replica's migration lock exits 0 within 2 s, and the lock holder is unaffected", async () => {
     const fresh = await createFreshDatabase("tasks_lifecycle");
     const holder = postgres(fresh.url, { max: 1, onnotice: () => {} });

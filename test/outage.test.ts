@@ -10,6 +10,7 @@ import { startClusterApp, stopClusterApp } from "./support/cluster-app";
 import { expectNoLeaks } from "./support/hygiene";
 import { lockRow, waitingOnLocks } from "./support/locks";
 import { buildApp, newUser, SECRET, timedCall, tokenFor, type TestApp } from "./support/app";
+import { missing, CLUSTER } from "./support/requires";
 
 let cluster: TempCluster;
 let database: Database;
@@ -29,7 +30,7 @@ async function timeUntilServing(user: string, limitMs: number) {
   return Infinity;
 }
 
-describe.skipIf(!clusterAvailable)("database outages while serving", () => {
+describe.skipIf(missing(clusterAvailable, CLUSTER))("database outages while serving", () => {
   beforeAll(async () => {
     ({ cluster, database, api } = await startClusterApp());
   }, 60_000);

@@ -8,6 +8,7 @@ import { clusterAvailable, startTempCluster, type TempCluster } from "./support/
 import { expectNoLeaks } from "./support/hygiene";
 import { lockRow, waitingOnLocks } from "./support/locks";
 import { buildApp, newUser, SECRET, timedCall, type TestApp } from "./support/app";
+import { missing, CLUSTER } from "./support/requires";
 
 let cluster: TempCluster;
 let admin: postgres.Sql;
@@ -25,7 +26,7 @@ async function appWith(env: Record<string, string>) {
   return { api, call };
 }
 
-describe.skipIf(!clusterAvailable)("pool exhaustion", () => {
+describe.skipIf(missing(clusterAvailable, CLUSTER))("pool exhaustion", () => {
   beforeAll(() => {
     cluster = startTempCluster();
     admin = postgres(cluster.url, { max: 2, onnotice: () => {} });

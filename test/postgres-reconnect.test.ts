@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import postgres from "postgres";
 import { createFreshDatabase } from "./setup";
+import { missing, POSTGRES } from "./support/requires";
 
 const ROUNDS = 60;
 const POOL = 4;
@@ -13,7 +14,7 @@ const POOL = 4;
 // machine, takes a fraction of it (rounds of 500 ms and more were seen with the load average above 12).
 const CONNECT_TIMEOUT_S = 5;
 
-describe.skipIf(!process.env.TEST_DATABASE_URL)("postgres.js reconnecting after pg_terminate_backend", () => {
+describe.skipIf(missing(!!process.env.TEST_DATABASE_URL, POSTGRES))("postgres.js reconnecting after pg_terminate_backend", () => {
   let fresh: Awaited<ReturnType<typeof createFreshDatabase>>;
   beforeAll(async () => {
     fresh = await createFreshDatabase("tasks_reconnect");

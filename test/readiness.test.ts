@@ -5,6 +5,7 @@ import postgres from "postgres";
 import { openDatabase, type Database } from "../src/db/client";
 import { buildApp, type TestApp } from "./support/app";
 import { createFreshDatabase } from "./setup";
+import { missing, POSTGRES } from "./support/requires";
 
 const adminUrl = process.env.TEST_DATABASE_URL;
 const probe = async (api: TestApp) => {
@@ -20,7 +21,7 @@ const eventually = async (api: TestApp, status: number, timeoutMs = 3000) => {
   }
 };
 
-describe.skipIf(!adminUrl)("readiness against a real PostgreSQL", () => {
+describe.skipIf(missing(!!adminUrl, POSTGRES))("readiness against a real PostgreSQL", () => {
   let fresh: Awaited<ReturnType<typeof createFreshDatabase>>;
   let database: Database;
   let api: TestApp;

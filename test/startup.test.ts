@@ -4,6 +4,7 @@ import { clusterAvailable, freePort, startTempCluster, type TempCluster } from "
 import { expectNoLeaks } from "./support/hygiene";
 import { baseEnv, parseLogs, runToExit, startServer } from "./support/server";
 import { SECRET, tokenFor } from "./support/app";
+import { missing, CLUSTER } from "./support/requires";
 
 describe("startup with an unreachable database", () => {
   test("it is retried with backoff for DB_STARTUP_TIMEOUT_MS, then the process exits 1 with one clear line and no password", async () => {
@@ -23,7 +24,7 @@ describe("startup with an unreachable database", () => {
   }, 30_000);
 });
 
-describe.skipIf(!clusterAvailable)("startup against a real PostgreSQL", () => {
+describe.skipIf(missing(clusterAvailable, CLUSTER))("startup against a real PostgreSQL", () => {
   let cluster: TempCluster;
   beforeAll(() => {
     cluster = startTempCluster();

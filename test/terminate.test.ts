@@ -6,8 +6,9 @@ import { clusterAvailable, startTempCluster, type TempCluster } from "./support/
 import { expectNoLeaks } from "./support/hygiene";
 import { baseEnv, startServer, type ServerProcess } from "./support/server";
 import { SECRET, tokenFor } from "./support/app";
+import { missing, CLUSTER } from "./support/requires";
 
-describe.skipIf(!clusterAvailable)("connections killed while serving", () => {
+describe.skipIf(missing(clusterAvailable, CLUSTER))("connections killed while serving", () => {
   let cluster: TempCluster;
   let server: ServerProcess | undefined;
   beforeAll(() => {

@@ -11,10 +11,11 @@ import { startMitm, type Mitm } from "./support/mitm";
 import { pgbouncerAvailable, startPgBouncer } from "./support/pgbouncer";
 import { baseEnv, runToExit } from "./support/server";
 import { startTlsCluster, type TlsCluster } from "./support/tls";
+import { CLUSTER, missing, POSTGRES } from "./support/requires";
 
 const rowsOf = (result: any): any[] => (Array.isArray(result) ? result : result.rows);
 
-describe.skipIf(!clusterAvailable)("TLS and channel binding to a real PostgreSQL", () => {
+describe.skipIf(missing(clusterAvailable, CLUSTER))("TLS and channel binding to a real PostgreSQL", () => {
   let pg: TlsCluster;
   let impostor: Mitm; // its own CA: nothing chains to the test CA
   let otherName: Mitm; // the test CA's certificate, for another host name
@@ -172,7 +173,7 @@ describe.skipIf(!clusterAvailable)("TLS and channel binding to a real PostgreSQL
     }
   }, 30_000);
 
-  test.skipIf(!process.env.TEST_DATABASE_URL)("sslmode=require against a server without TLS exits 1 at once", async () => {
+  test.skipIf(missing(!!process.env.TEST_DATABASE_URL, POSTGRES))("sslmode=require against a server without TLS exits 1 at once", async () => {
     const url = new URL(process.env.TEST_DATABASE_URL!);
     url.searchParams.set("sslmode", "require");
     const result = await start(url.toString());
