@@ -40,13 +40,22 @@ const statusOf = (answer: string) => Number(answer.split(" ")[1]);
 
 describe("a live server, over raw sockets", () => {
   const logs: Record<string, any>[] = [];
+  const waiters: { match: (line: Record<string, any>) => boolean; resolve: () => void }[] = [];
+  /** Resolves when a log line matching `match` has been written (request lines come after the answer). */
+  const logged = (match: (line: Record<string, any>) => boolean) =>
+    logs.some(match) ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ match, resolve }));
+  const record = (line: string) => {
+    const entry = JSON.parse(line);
+    logs.push(entry);
+    for (const w of waiters.filter((w) => w.match(entry))) w.resolve();
+  };
   let server: { port: number; stop(): void };
   beforeAll(async () => {
     const app = createApp({
       config: { corsOrigins: [], fairShare: { rateLimitPerMinute: 0, rateLimitBurst: 0, userConcurrency: 0, userQueueTimeoutMs: 0, maxTasksPerUser: 0 } } as any,
       database: await testDatabase(),
       verifier: hs256Verifier(SECRET, {}),
-      logger: createLogger({ level: "debug" }, (line) => logs.push(JSON.parse(line))),
+      logger: createLogger({ level: "debug" }, record),
     }).listen({ hostname: "127.0.0.1", port: 0 });
     server = { port: app.server!.port!, stop: () => void app.stop(true) };
   });
@@ -63,7 +72,7 @@ describe("a live server, over raw sockets", () => {
     const list = await rawRequest(server.port, `GET /api/tasks HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer ${token}\r\n\r\n`);
     expect(statusOf(list)).toBe(200);
     expect(list.endsWith("[]")).toBe(true);
-    await Bun.sleep(20);
+    await logged((l) => l.msg === "request" && l.path === "/api/tasks");
     expect(logs.filter((l) => l.msg === "request").slice(-1)[0]).toMatchObject({ path: "/api/tasks", status: 200 });
     expect(logs.some((l) => l.msg === "request" && l.path === "/zz/api/tasks" && l.status === 404)).toBe(true);
   });
