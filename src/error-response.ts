@@ -44,7 +44,7 @@ export function errorResponse(code: string | number, error: unknown, log: Logger
 }
 
 function describe(error: unknown): string {
-  const cause = (error as any)?.cause;
+  const cause = (error as { cause?: { code?: string; message?: string } } | undefined)?.cause;
   const base = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
   return cause ? `${base} (cause: ${cause?.code ?? ""} ${cause?.message ?? cause})` : base;
 }

@@ -135,6 +135,6 @@ switch (command) {
   case "serve": await serve(config); break;
   case "migrate": await migrateCommand(config); break;
   case "token": await tokenCommand(config, args); break;
-  case "healthcheck": process.exit((await probeReadiness(config.port)) ? 0 : 1);
+  case "healthcheck": process.exit((await probeReadiness(config.port)) ? 0 : 1); break;
   default: fail(`unknown command "${command}" (expected serve, migrate, token or healthcheck)`);
 }

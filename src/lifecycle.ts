@@ -15,7 +15,11 @@ export function createLifecycle(phase: Phase = "starting"): Lifecycle {
     get phase() {
       return phase;
     },
-    serving: () => void (phase = phase === "draining" ? phase : "serving"),
-    draining: () => void (phase = "draining"),
+    serving() {
+      if (phase !== "draining") phase = "serving";
+    },
+    draining() {
+      phase = "draining";
+    },
   };
 }

@@ -1,6 +1,7 @@
 // Elysia/TypeBox validation errors in FastAPI's shape, the `detail` of every 422: [{loc, msg, type}].
-import { ValueErrorType } from "@sinclair/typebox/errors";
+import { ValueErrorType, type ValueError } from "@sinclair/typebox/errors";
 import { Value } from "@sinclair/typebox/value";
+import type { TSchema } from "@sinclair/typebox";
 import type { ValidationError } from "elysia";
 
 export interface FieldError {
@@ -30,9 +31,10 @@ const MAX_FIELD_ERRORS = 64;
  * error by interpolating the value into a string, which throws for a body like
  * `{"title": {"toString": false}}` (found by the fuzz test) and would turn a 422 into a 500.
  */
-function* valueErrors(error: ValidationError): Generator<any> {
-  const validator = error.validator as any;
-  const errors = typeof validator?.Errors === "function" ? validator.Errors(error.value) : Value.Errors(validator, error.value);
+function* valueErrors(error: ValidationError): Generator<ValueError> {
+  // A compiled TypeCheck has its own Errors(); a plain schema goes through Value.Errors.
+  const validator = error.validator as { Errors?: (value: unknown) => Iterable<ValueError> } | undefined;
+  const errors = typeof validator?.Errors === "function" ? validator.Errors(error.value) : Value.Errors(validator as unknown as TSchema, error.value);
   let count = 0;
   for (const e of errors) {
     if (count++ >= MAX_FIELD_ERRORS) return;

@@ -167,7 +167,10 @@ describe("the JWKS, when it misbehaves", () => {
   /** A JWKS endpoint answering `respond`, counting its fetches. */
   const endpoint = (respond: () => Response) => {
     let fetches = 0;
-    const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => (fetches++, respond()) });
+    const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => {
+      fetches++;
+      return respond();
+    } });
     return { url: `http://127.0.0.1:${server.port}/jwks`, fetches: () => fetches, stop: () => server.stop(true) };
   };
   const bogusTokens = async (n: number) => {

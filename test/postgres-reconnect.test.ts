@@ -87,4 +87,8 @@ describe.skipIf(missing(!!process.env.TEST_DATABASE_URL, POSTGRES))("postgres.js
   }, 30_000);
 });
 
-const countBy = (xs: string[]) => xs.reduce<Record<string, number>>((acc, x) => ((acc[x] = (acc[x] ?? 0) + 1), acc), {});
+const countBy = (xs: string[]) => {
+  const counts: Record<string, number> = {};
+  for (const x of xs) counts[x] = (counts[x] ?? 0) + 1;
+  return counts;
+};

@@ -74,7 +74,10 @@ describe("UserQueue", () => {
     const order: number[] = [];
     const first = queue.acquire("alice") as () => void;
     const second = queue.acquire("alice") as () => void;
-    const waiting = [3, 4].map((n) => (queue.acquire("alice") as Promise<() => void>).then((release) => (order.push(n), release)));
+    const waiting = [3, 4].map((n) => (queue.acquire("alice") as Promise<() => void>).then((release) => {
+      order.push(n);
+      return release;
+    }));
     expect(typeof queue.acquire("bob")).toBe("function");
     expect(queue.running("alice")).toBe(2);
     first();

@@ -50,7 +50,10 @@ describe.skipIf(missing(!!adminUrl, POSTGRES))("readiness against a real Postgre
     // The real database, with every piece of database work the app admits counted (PostgreSQL's own
     // statistics reach pg_stat_database up to 10 s late, too late to read here).
     let roundTrips = 0;
-    const counted: Database = { ...database, read: (work) => (roundTrips++, database.read(work)) };
+    const counted: Database = { ...database, read: (work) => {
+      roundTrips++;
+      return database.read(work);
+    } };
     const flooded = await buildApp({ database: counted });
     const started = performance.now();
     const statuses = new Map<number, number>();

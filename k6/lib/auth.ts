@@ -109,7 +109,7 @@ export function distinctUsers(vuCount: number): number {
 export function newRunId(): string {
   const fromEnv = envStr('RUN_ID', '');
   if (fromEnv !== '') return fromEnv;
-  return `${Date.now().toString(36)}${Math.floor(Math.random() * Math.pow(36, 4))
+  return `${Date.now().toString(36)}${Math.floor(Math.random() * 36 ** 4)
     .toString(36)
     .padStart(4, '0')}`;
 }

@@ -69,8 +69,7 @@ export function durationSeconds(d: string): number {
   const re = /(\d+(?:\.\d+)?)(ms|h|m|s)/g;
   let total = 0;
   let consumed = 0;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(d)) !== null) {
+  for (let m = re.exec(d); m !== null; m = re.exec(d)) {
     const n = Number(m[1]);
     const unit = m[2];
     total += unit === 'h' ? n * 3600 : unit === 'm' ? n * 60 : unit === 's' ? n : n / 1000;

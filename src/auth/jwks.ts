@@ -1,4 +1,4 @@
-import { decodeProtectedHeader, importJWK, jwtVerify, type CryptoKey, type JWK } from "jose";
+import { decodeProtectedHeader, importJWK, jwtVerify, type CryptoKey, type JWK, type ProtectedHeaderParameters } from "jose";
 import { AuthError, HttpError } from "../errors";
 import type { Logger } from "../logger";
 import { assertTokenShape, at, toAuthError, userIdOf, verifyOptions, type Clock, type TokenVerifier } from "./verifier";
@@ -127,7 +127,7 @@ export function jwksVerifier({ url, issuer, audience, logger, timeoutMs = 3000, 
     },
     async verify(token) {
       assertTokenShape(token);
-      let header;
+      let header: ProtectedHeaderParameters;
       try {
         header = decodeProtectedHeader(token);
       } catch (error) {

@@ -8,10 +8,12 @@ const CONNECTION_CODES = new Set(["CONNECTION_CLOSED", "CONNECTION_ENDED", "CONN
 // An established connection that died under a statement (pg_terminate_backend, a restart, a reset).
 const LOST_CONNECTION_CODES = new Set(["CONNECTION_CLOSED", "CONNECTION_DESTROYED", "ECONNRESET", "EPIPE", "57P01", "57P02"]);
 
+type Chained = { code?: unknown; cause?: unknown } | null | undefined;
+
 // Drizzle wraps driver errors (DrizzleQueryError.cause), so walk the chain.
 export const codesOf = (error: unknown): string[] => {
   const codes: string[] = [];
-  for (let e: any = error, depth = 0; e && depth < 5; e = e.cause, depth++) if (typeof e.code === "string") codes.push(e.code);
+  for (let e = error as Chained, depth = 0; e && depth < 5; e = e.cause as Chained, depth++) if (typeof e.code === "string") codes.push(e.code);
   return codes;
 };
 
@@ -36,4 +38,4 @@ export const isConnectionLost = (error: unknown) => codesOf(error).some((code) =
 export const isResourceError = (error: unknown) => codesOf(error).some((code) => code.startsWith("53") || code === "25006");
 
 /** The driver's own error: Drizzle's wrapper quotes the SQL and its parameters (users' data). */
-export const driverError = (error: unknown) => (error as any)?.cause ?? error;
+export const driverError = (error: unknown) => (error as Chained)?.cause ?? error;

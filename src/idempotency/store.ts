@@ -78,7 +78,10 @@ const buildLookup = (db: Db) => db
 /** The unexpired answer stored under the user's key, if any: one primary-key probe. */
 export async function findAnswer(db: Db, userId: string, key: string): Promise<StoredAnswer | undefined> {
   let lookup = lookups.get(db);
-  if (!lookup) lookups.set(db, (lookup = buildLookup(db)));
+  if (!lookup) {
+    lookup = buildLookup(db);
+    lookups.set(db, lookup);
+  }
   const [row] = await lookup.execute({ userId, key });
   return row;
 }

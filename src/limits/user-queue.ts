@@ -33,7 +33,10 @@ export class UserQueue {
    */
   acquire(key: string): Promise<() => void> | (() => void) {
     let slots = this.users.get(key);
-    if (!slots) this.users.set(key, (slots = { active: 0, queue: [] }));
+    if (!slots) {
+      slots = { active: 0, queue: [] };
+      this.users.set(key, slots);
+    }
     if (slots.active < this.limit) {
       slots.active++;
       return this.releaser(key, slots);

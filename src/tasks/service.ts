@@ -20,9 +20,15 @@ const ownedById = and(eq(tasks.id, sql.placeholder("id")), eq(tasks.userId, sql.
 const statements = new WeakMap<Db, Map<string, { execute(values: Record<string, unknown>): Promise<any> }>>();
 export function prepared<T>(db: Db, key: string, build: () => { execute(values: Record<string, unknown>): Promise<T> }) {
   let forDb = statements.get(db);
-  if (!forDb) statements.set(db, (forDb = new Map()));
+  if (!forDb) {
+    forDb = new Map();
+    statements.set(db, forDb);
+  }
   let statement = forDb.get(key);
-  if (!statement) forDb.set(key, (statement = build()));
+  if (!statement) {
+    statement = build();
+    forDb.set(key, statement);
+  }
   return statement as { execute(values: Record<string, unknown>): Promise<T> };
 }
 
