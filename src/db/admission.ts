@@ -81,7 +81,10 @@ export function createGuard({ permits, queueTimeoutMs, deadline }: { permits: nu
   // The permit of abandoned work comes back once it settled, or once its connections were closed.
   const takeBack = async (tracked: TrackedWork<unknown>, firstCancel: Promise<void>, graceMs: number) => {
     let settled = false;
-    const ended = tracked.done.then(() => void (settled = true), () => void (settled = true));
+    const markSettled = () => {
+      settled = true;
+    };
+    const ended = tracked.done.then(markSettled, markSettled);
     let delivery = firstCancel;
     for (;;) {
       const processed = await Promise.race([delivery.then(() => true, () => false), sleep(graceMs).then(() => false), ended]);
