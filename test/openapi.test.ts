@@ -1,4 +1,5 @@
 import { beforeAll, expect, test } from "bun:test";
+import { Validator } from "@seriousme/openapi-schema-validator";
 import { buildApp, newUser, type TestApp } from "./support/app";
 
 let api: TestApp;
@@ -45,4 +46,19 @@ test("the list documents its cursor parameter and the X-Total-Count and Link hea
   expect(cursor.schema.description).toContain("Link");
   expect(Object.keys(list.responses["200"].headers)).toEqual(["X-Total-Count", "Link"]);
   expect(list.responses["200"].headers.Link.schema.description).toContain('rel="next"');
+});
+
+test("docs/openapi.json is a valid OpenAPI 3.1 document (@seriousme/openapi-schema-validator)", async () => {
+  const committed = await Bun.file(new URL("../docs/openapi.json", import.meta.url)).json();
+  const validator = new Validator();
+  const result = await validator.validate(committed);
+  expect(result.errors ?? []).toEqual([]);
+  expect(result.valid).toBe(true);
+  expect(validator.version).toBe("3.1");
+});
+
+test("the validator refuses a document that breaks the schema (an operation without responses)", async () => {
+  const broken = await Bun.file(new URL("../docs/openapi.json", import.meta.url)).json();
+  broken.paths["/api/tasks"].get.responses = "none";
+  expect((await new Validator().validate(broken)).valid).toBe(false);
 });
