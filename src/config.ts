@@ -79,8 +79,11 @@ const LOG_LEVELS: LogLevel[] = ["debug", "info", "warn", "error"];
 // Values that people copy from examples; a production service must not run on them.
 const PLACEHOLDER_SECRETS = /^(change[-_ ]?me|changeme|secret|your[-_].*|replace[-_].*|x+)$/i;
 
-/** Reads every variable, collects every problem, and throws one ConfigError listing them all. */
-export function loadConfig(env: Env): Config {
+/**
+ * Reads every variable, collects every problem, and throws one ConfigError listing them all.
+ * `needsDatabase: false` is for commands that never connect (`token`): no DATABASE_URL is required.
+ */
+export function loadConfig(env: Env, { needsDatabase = true }: { needsDatabase?: boolean } = {}): Config {
   const problems: string[] = [];
   const production = env.NODE_ENV === "production";
   const get = (name: string) => {
@@ -159,7 +162,7 @@ export function loadConfig(env: Env): Config {
   const database = ((): DatabaseConfig => {
     const raw = get("DATABASE_URL");
     if (raw === undefined) {
-      if (production) problems.push("DATABASE_URL is required when NODE_ENV=production");
+      if (production && needsDatabase) problems.push("DATABASE_URL is required when NODE_ENV=production");
       return { kind: "pglite", dataDir: get("PGLITE_DIR") ?? ".data/pglite", poolMax };
     }
     // Never echo the value: it carries the password. src/db/url.ts reads it as libpq does.

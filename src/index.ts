@@ -18,9 +18,9 @@ function fail(message: string): never {
   process.exit(1);
 }
 
-function readConfig(): Config {
+function readConfig(command: string): Config {
   try {
-    return loadConfig(process.env);
+    return loadConfig(process.env, { needsDatabase: command !== "token" });
   } catch (error) {
     if (error instanceof ConfigError) fail(error.problems.join("; "));
     throw error;
@@ -130,7 +130,7 @@ async function tokenCommand(config: Config, args: string[]) {
 }
 
 const [command = "serve", ...args] = process.argv.slice(2);
-const config = readConfig();
+const config = readConfig(command);
 switch (command) {
   case "serve": await serve(config); break;
   case "migrate": await migrateCommand(config); break;

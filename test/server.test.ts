@@ -7,6 +7,7 @@ import { createFreshDatabase } from "./setup";
 import { SECRET, tokenFor } from "./support/app";
 import { expectNoLeaks } from "./support/hygiene";
 import { startServer as startServer_ } from "./support/server";
+import { hs256Verifier } from "../src/auth/verifier";
 
 let env: Record<string, string>;
 let cleanup: () => Promise<void>;
@@ -179,5 +180,16 @@ describe("the server process", () => {
     const result = Bun.spawnSync(["bun", "src/index.ts", "token", "--sub", "alice"], { env: withoutSecret, stderr: "pipe", stdout: "pipe" });
     expect(result.exitCode).toBe(1);
     expect(result.stderr.toString()).toContain("BETTER_AUTH_SECRET");
+  }, 30_000);
+
+  test("token works wherever the secret is set, production without DATABASE_URL included", async () => {
+    const secret = "a-production-secret-of-enough-length-0123456789";
+    const result = Bun.spawnSync(["bun", "src/index.ts", "token", "--sub", "alice", "--ttl", "5m"], {
+      env: { PATH: process.env.PATH, NODE_ENV: "production", BETTER_AUTH_SECRET: secret }, stderr: "pipe", stdout: "pipe",
+    });
+    expect(result.stderr.toString()).toBe("");
+    expect(result.exitCode).toBe(0);
+    const { userId } = await hs256Verifier(secret, {}).verify(result.stdout.toString().trim());
+    expect(userId).toBe("alice");
   }, 30_000);
 });
