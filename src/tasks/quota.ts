@@ -112,12 +112,16 @@ const statements = new WeakMap<Db, Map<string, Run>>();
  */
 function statement(db: Db, name: string, build: () => SQL): Run {
   let forDb = statements.get(db);
-  if (!forDb) statements.set(db, (forDb = new Map()));
+  if (!forDb) {
+    forDb = new Map();
+    statements.set(db, forDb);
+  }
   let run = forDb.get(name);
   if (!run) {
     const { session, dialect } = db as unknown as { session: Session; dialect: { sqlToQuery(query: SQL): unknown } };
     const query = session.prepareQuery(dialect.sqlToQuery(build()), undefined, name, false);
-    forDb.set(name, (run = async (values) => rowsOf(await query.execute(values))));
+    run = async (values) => rowsOf(await query.execute(values));
+    forDb.set(name, run);
   }
   return run;
 }
