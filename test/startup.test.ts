@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { clusterAvailable, freePort, startTempCluster, type TempCluster } from "./support/cluster";
 import { expectNoLeaks } from "./support/hygiene";
-import { baseEnv, parseLogs, runToExit, startServer } from "./support/server";
+import { baseEnv, parseLogs, runToExit, startServer, waitForLog } from "./support/server";
 import { SECRET, tokenFor } from "./support/app";
 import { missing, CLUSTER } from "./support/requires";
 
@@ -39,18 +39,18 @@ describe.skipIf(missing(clusterAvailable, CLUSTER))("startup against a real Post
     expect(await ready.proc.exited).toBe(0);
 
     cluster.stop("fast");
-    const pending = startServer(env);
-    await Bun.sleep(1500);
-    const restarted = performance.now();
-    cluster.start();
-    const server = await pending;
-    const afterDatabase = performance.now() - restarted;
+    // Listening, and has found the database unreachable at least once: it is in the startup wait.
+    const server = await startServer(env, { until: "listening" });
     try {
-      expect(server.logs().some((l) => l.msg.startsWith("database unreachable at startup"))).toBe(true);
+      await waitForLog(server, (l) => l.msg.startsWith("database unreachable at startup"));
+      const restarted = performance.now();
+      cluster.start();
+      await waitForLog(server, (l) => l.msg === "ready", 30_000);
+      const afterDatabase = performance.now() - restarted;
       const token = await tokenFor("starter");
       const res = await fetch(`${server.url}/api/tasks`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify({ title: "after a late database" }) });
       expect(res.status).toBe(201);
-      console.log(`startup waiting for the database: ready ${server.readyMs.toFixed(0)} ms after spawn, ${afterDatabase.toFixed(0)} ms after PostgreSQL accepted connections`);
+      console.log(`startup waiting for the database: ready ${afterDatabase.toFixed(0)} ms after PostgreSQL accepted connections`);
       server.proc.kill("SIGTERM");
       expect(await server.proc.exited).toBe(0);
       expectNoLeaks({ logs: [...ready.lines, ...server.lines], secrets: [token, cluster.password] });
