@@ -9,6 +9,15 @@ import { expectNoLeaks } from "./support/hygiene";
 import { startServer as startServer_ } from "./support/server";
 import { hs256Verifier } from "../src/auth/verifier";
 
+/** Resolves once `condition` holds (checked every 10 ms); fails the test after `timeoutMs`. */
+async function until(condition: () => boolean, timeoutMs = 20_000) {
+  const deadline = performance.now() + timeoutMs;
+  while (!condition()) {
+    if (performance.now() > deadline) throw new Error(`condition not met after ${timeoutMs} ms`);
+    await Bun.sleep(10);
+  }
+}
+
 let env: Record<string, string>;
 let cleanup: () => Promise<void>;
 
@@ -92,7 +101,7 @@ describe("the server process", () => {
       for (let i = 0; ; i++) if ((await post(`load-${w}-${i}`, JSON.stringify({ title: `load ${w}-${i}` }))) === 0) return;
     };
     const workers = [1, 2, 3, 4, 5, 6].map(worker);
-    await Bun.sleep(800);
+    await until(() => outcomes.length >= 30); // the load is on
     // Requests whose bodies are still arriving when the signal comes.
     const slow = [1, 2, 3].map((n) => post(`slow-${n}`, new ReadableStream({
       async start(controller) {
@@ -147,7 +156,7 @@ describe("the server process", () => {
       }
     };
     const workers = [1, 2, 3, 4, 5, 6].map(worker);
-    await Bun.sleep(1500);
+    await until(() => acknowledged.size >= 100); // a write load in full swing
     server.proc.kill("SIGKILL");
     killed = true;
     expect(await server.proc.exited).not.toBe(0);
