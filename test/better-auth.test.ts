@@ -116,12 +116,14 @@ describe("Better Auth tokens, when things change", () => {
   }, 20_000);
 
   test("after key rotation, a token signed by the new key verifies after one refetch", async () => {
-    const api = await buildApp({ verifier: (logger) => jwksVerifier({ url: `${ba.url}/api/auth/jwks`, issuer: ba.url, audience: ba.url, logger, cooldownMs: 100 }) });
+    // The verifier's clock moves past the cooldown instead of the test waiting it out.
+    let aheadMs = 0;
+    const api = await buildApp({ verifier: (logger) => jwksVerifier({ url: `${ba.url}/api/auth/jwks`, issuer: ba.url, audience: ba.url, logger, cooldownMs: 100, now: () => Date.now() + aheadMs }) });
     const u = await user();
     expect((await api.request("GET", "/api/tasks", { headers: bearer(u.token) })).status).toBe(200);
     const before = ba.jwksFetches();
     await ba.rotateKeys();
-    await Bun.sleep(150);
+    aheadMs = 150;
     const rotated = await ba.token(u.cookie);
     expect(decodeProtectedHeader(rotated).kid).not.toBe(decodeProtectedHeader(u.token).kid);
     expect((await api.request("GET", "/api/tasks", { headers: bearer(rotated) })).status).toBe(200);
@@ -144,7 +146,8 @@ describe("Better Auth tokens, when things change", () => {
 
   test("Better Auth going down does not affect tokens whose key is cached; with no key cached it is 503", async () => {
     // A short cooldown: with no key cached, the next fetch still waits it out.
-    const verifier = (logger: Logger) => jwksVerifier({ url: `${ba.url}/api/auth/jwks`, issuer: ba.url, audience: ba.url, logger, cooldownMs: 200 });
+    let aheadMs = 0;
+    const verifier = (logger: Logger) => jwksVerifier({ url: `${ba.url}/api/auth/jwks`, issuer: ba.url, audience: ba.url, logger, cooldownMs: 200, now: () => Date.now() + aheadMs });
     const warm = await buildApp({ verifier });
     const cold = await buildApp({ verifier });
     const u = await user();
@@ -159,7 +162,7 @@ describe("Better Auth tokens, when things change", () => {
     } finally {
       ba.restart();
     }
-    await Bun.sleep(250);
+    aheadMs = 250; // past the cooldown
     expect((await cold.request("GET", "/api/tasks", { headers: bearer(u.token) })).status).toBe(200);
   });
 
