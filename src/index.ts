@@ -70,7 +70,7 @@ async function serve(config: Config) {
   // That is a lost connection, already answered as 503 and reconnected on demand: log it, keep serving.
   // Anything else leaves the process in an unknown state: exit and let the supervisor restart it.
   const escaped = (kind: string) => (error: unknown) => {
-    logger.error(kind, { error: (error as Error)?.message ?? String(error), code: (error as any)?.code });
+    logger.error(kind, { error: (error as Error)?.message ?? String(error), code: (error as { code?: unknown } | undefined)?.code });
     if (!isDatabaseUnavailable(error)) process.exit(1);
   };
   process.on("uncaughtException", escaped("uncaught exception"));

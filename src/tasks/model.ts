@@ -3,7 +3,7 @@ import { sql } from "drizzle-orm";
 import { t } from "elysia";
 import { isoTime } from "../time";
 import type { TaskRow } from "../db/schema";
-import { LIST_DEFAULTS, SORTS, TASK_STATUSES, type Sort } from "./constants";
+import { LIST_DEFAULTS, SORTS, TASK_STATUSES } from "./constants";
 
 // Literal unions, not t.UnionEnum: an optional UnionEnum silently defaults to its first value.
 // A tuple type, so the union's static type is the values' union (an array type would make it never).
