@@ -23,7 +23,7 @@ const MAX_RETRY_WAIT_S = envNum('MAX_RETRY_WAIT_S', 2);
 const retried = new Counter('http_retries');
 
 // The service's own definition; k6 runs from the repository root, so the file is at hand.
-import { TASK_STATUSES, type TaskStatus } from '../../src/tasks/constants.ts';
+import { type Sort, TASK_STATUSES, type TaskStatus } from '../../src/tasks/constants.ts';
 export { TASK_STATUSES, type TaskStatus };
 
 export interface Task {
@@ -47,7 +47,7 @@ export interface ListQuery {
   status?: TaskStatus;
   limit?: number;
   offset?: number;
-  sort?: string;
+  sort?: Sort;
 }
 
 export interface ValidationIssue {
