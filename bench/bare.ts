@@ -12,11 +12,21 @@ import { encodeCursor } from "../src/tasks/cursor";
 import * as Q from "./sql";
 
 const env = process.env;
-const sql = new SQL({ url: env.DATABASE_URL!, max: Number(env.DB_POOL_MAX ?? 10), prepare: true, onnotice: () => {} } as ConstructorParameters<typeof SQL>[0]);
+const sql = new SQL({
+  url: env.DATABASE_URL!,
+  max: Number(env.DB_POOL_MAX ?? 10),
+  prepare: true,
+  onnotice: () => {},
+} as ConstructorParameters<typeof SQL>[0]);
 const key = new TextEncoder().encode(env.BETTER_AUTH_SECRET!);
 const KEY_TTL = 24 * 3600;
 
-class Fail { constructor(readonly status: number, readonly detail: unknown) {} }
+class Fail {
+  constructor(
+    readonly status: number,
+    readonly detail: unknown,
+  ) {}
+}
 
 // Verified tokens until their exp, least recently used out first: what src/auth/cache.ts does.
 const tokens = new Map<string, { userId: string; exp: number }>();
@@ -32,7 +42,11 @@ async function userOf(request: Request): Promise<string> {
     return hit.userId;
   }
   try {
-    const { payload } = await jwtVerify(token, key, { algorithms: ["HS256"], requiredClaims: ["exp"], clockTolerance: 5 });
+    const { payload } = await jwtVerify(token, key, {
+      algorithms: ["HS256"],
+      requiredClaims: ["exp"],
+      clockTolerance: 5,
+    });
     if (typeof payload.sub !== "string" || payload.sub.length === 0 || payload.sub.length > 255) throw new Error("sub");
     if (tokens.size >= 10_000) tokens.delete(tokens.keys().next().value!);
     tokens.set(token, { userId: payload.sub, exp: payload.exp! });
@@ -44,9 +58,14 @@ async function userOf(request: Request): Promise<string> {
 
 const STATUSES = new Set(["pending", "in_progress", "completed"]);
 const invalid = (field: string, msg: string) => new Fail(422, [{ loc: ["body", field], msg, type: "value_error" }]);
-const plain = (s: string, max: number) => s.length <= 2 * max && s.isWellFormed() && !s.includes("\u0000") && [...s].length <= max;
+const plain = (s: string, max: number) =>
+  s.length <= 2 * max && s.isWellFormed() && !s.includes("\u0000") && [...s].length <= max;
 
-interface Input { title?: string; description?: string | null; status?: string }
+interface Input {
+  title?: string;
+  description?: string | null;
+  status?: string;
+}
 async function bodyOf(request: Request, create: boolean): Promise<Input> {
   let body: unknown;
   try {
@@ -64,13 +83,19 @@ async function bodyOf(request: Request, create: boolean): Promise<Input> {
   if (fields === 0 && !create) throw invalid("", "at least one of title, description, status");
   if (input.title !== undefined || create) {
     const title = typeof input.title === "string" ? input.title.trim() : "";
-    if (title.length === 0 || !plain(title, 255)) throw invalid("title", "title must be 1 to 255 characters after trimming surrounding white space");
+    if (title.length === 0 || !plain(title, 255))
+      throw invalid("title", "title must be 1 to 255 characters after trimming surrounding white space");
     input.title = title;
   }
-  if (input.description !== undefined && input.description !== null && (typeof input.description !== "string" || !plain(input.description, 10_000))) {
+  if (
+    input.description !== undefined &&
+    input.description !== null &&
+    (typeof input.description !== "string" || !plain(input.description, 10_000))
+  ) {
     throw invalid("description", "description must be null or a string of at most 10000 characters");
   }
-  if (input.status !== undefined && !STATUSES.has(input.status as string)) throw invalid("status", "status must be one of pending, in_progress, completed");
+  if (input.status !== undefined && !STATUSES.has(input.status as string))
+    throw invalid("status", "status must be one of pending, in_progress, completed");
   return input as Input;
 }
 
@@ -78,27 +103,72 @@ const ID = /^[1-9][0-9]{0,14}$/;
 const LIMIT = /^(?:[1-9][0-9]?|[1-4][0-9]{2}|500)$/;
 const KEY = /^[\x21-\x7E]{1,255}$/;
 const idOf = (raw: string) => {
-  if (!ID.test(raw)) throw new Fail(422, [{ loc: ["path", "id"], msg: "id must be a positive integer (at most 15 digits)", type: "value_error" }]);
+  if (!ID.test(raw))
+    throw new Fail(422, [
+      { loc: ["path", "id"], msg: "id must be a positive integer (at most 15 digits)", type: "value_error" },
+    ]);
   return Number(raw);
 };
 
-interface Row { id: string | number; title: string; description: string | null; status: string; user_id: string; version: number; created_at: Date; updated_at: Date }
-const taskJson = (r: Row) => JSON.stringify({
-  id: Number(r.id), title: r.title, description: r.description, status: r.status, user_id: r.user_id,
-  created_at: r.created_at.toISOString(), updated_at: r.updated_at.toISOString(),
-});
+interface Row {
+  id: string | number;
+  title: string;
+  description: string | null;
+  status: string;
+  user_id: string;
+  version: number;
+  created_at: Date;
+  updated_at: Date;
+}
+const taskJson = (r: Row) =>
+  JSON.stringify({
+    id: Number(r.id),
+    title: r.title,
+    description: r.description,
+    status: r.status,
+    user_id: r.user_id,
+    created_at: r.created_at.toISOString(),
+    updated_at: r.updated_at.toISOString(),
+  });
 const etagOf = (r: Row) => `"${r.id}-${r.version}"`;
 
-function answer(request: Request, start: number, requestId: string, userId: string | undefined, status: number, body: string | null, headers: Record<string, string> = {}) {
+function answer(
+  request: Request,
+  start: number,
+  requestId: string,
+  userId: string | undefined,
+  status: number,
+  body: string | null,
+  headers: Record<string, string> = {},
+) {
   const path = new URL(request.url).pathname;
-  process.stdout.write(JSON.stringify({
-    time: new Date().toISOString(), level: "info", msg: "request", request_id: requestId, method: request.method, path, status,
-    duration_ms: Math.round((performance.now() - start) * 100) / 100, ...(userId ? { user_id: userId } : {}),
-  }) + "\n");
-  return new Response(body, { status, headers: { "x-request-id": requestId, ...(body === null ? {} : { "content-type": "application/json" }), ...headers } });
+  process.stdout.write(
+    JSON.stringify({
+      time: new Date().toISOString(),
+      level: "info",
+      msg: "request",
+      request_id: requestId,
+      method: request.method,
+      path,
+      status,
+      duration_ms: Math.round((performance.now() - start) * 100) / 100,
+      ...(userId ? { user_id: userId } : {}),
+    }) + "\n",
+  );
+  return new Response(body, {
+    status,
+    headers: {
+      "x-request-id": requestId,
+      ...(body === null ? {} : { "content-type": "application/json" }),
+      ...headers,
+    },
+  });
 }
 
-type Handler = (request: Request & { params: Record<string, string> }, userId: string) => Promise<[number, string | null, Record<string, string>?]>;
+type Handler = (
+  request: Request & { params: Record<string, string> },
+  userId: string,
+) => Promise<[number, string | null, Record<string, string>?]>;
 const route = (handler: Handler) => async (request: Request & { params: Record<string, string> }) => {
   const start = performance.now();
   const requestId = crypto.randomUUID();
@@ -108,7 +178,8 @@ const route = (handler: Handler) => async (request: Request & { params: Record<s
     const [status, body, headers] = await handler(request, userId);
     return answer(request, start, requestId, userId, status, body, headers);
   } catch (error) {
-    if (error instanceof Fail) return answer(request, start, requestId, userId, error.status, JSON.stringify({ detail: error.detail }));
+    if (error instanceof Fail)
+      return answer(request, start, requestId, userId, error.status, JSON.stringify({ detail: error.detail }));
     process.stderr.write(`bare server: ${(error as Error)?.message ?? error}\n`);
     return answer(request, start, requestId, userId, 500, JSON.stringify({ detail: "Internal server error" }));
   }
@@ -119,13 +190,22 @@ const server = Bun.serve({
   hostname: "127.0.0.1",
   port: Number(env.PORT ?? 8002),
   routes: {
-    "/health/ready": async () => { await sql`select 1`; return Response.json({ status: "ready" }); },
+    "/health/ready": async () => {
+      await sql`select 1`;
+      return Response.json({ status: "ready" });
+    },
     "/api/tasks": {
       GET: route(async (request, userId) => {
         const raw = new URL(request.url).searchParams.get("limit") ?? "100";
-        if (!LIMIT.test(raw)) throw new Fail(422, [{ loc: ["query", "limit"], msg: "limit must be an integer from 1 to 500", type: "value_error" }]);
+        if (!LIMIT.test(raw))
+          throw new Fail(422, [
+            { loc: ["query", "limit"], msg: "limit must be an integer from 1 to 500", type: "value_error" },
+          ]);
         const limit = Number(raw);
-        const rows = (await sql.unsafe(Q.LIST, [userId, limit + 1])) as (Row & { coalesce: string | number; to_char: string })[];
+        const rows = (await sql.unsafe(Q.LIST, [userId, limit + 1])) as (Row & {
+          coalesce: string | number;
+          to_char: string;
+        })[];
         const page = rows.slice(0, limit);
         const headers: Record<string, string> = { "x-total-count": rows.length > 0 ? String(rows[0]!.coalesce) : "0" };
         // A next page (the mix adds tasks): the same Link and cursor as the service's.
@@ -137,12 +217,21 @@ const server = Bun.serve({
       }),
       POST: route(async (request, userId) => {
         const idempotencyKey = request.headers.get("idempotency-key");
-        if (idempotencyKey !== null && !KEY.test(idempotencyKey)) throw new Fail(422, [{ loc: ["header", "idempotency-key"], msg: "Idempotency-Key must be 1 to 255 visible ASCII characters", type: "value_error" }]);
+        if (idempotencyKey !== null && !KEY.test(idempotencyKey))
+          throw new Fail(422, [
+            {
+              loc: ["header", "idempotency-key"],
+              msg: "Idempotency-Key must be 1 to 255 visible ASCII characters",
+              type: "value_error",
+            },
+          ]);
         const input = await bodyOf(request, true);
         const values = [input.title!, input.description ?? null, input.status ?? "pending", userId, 0];
-        const [row] = (idempotencyKey === null
-          ? await sql.unsafe(Q.CREATE, values)
-          : await sql.unsafe(Q.CREATE_KEYED, [...values, idempotencyKey, fingerprint(input), KEY_TTL])) as Row[];
+        const [row] = (
+          idempotencyKey === null
+            ? await sql.unsafe(Q.CREATE, values)
+            : await sql.unsafe(Q.CREATE_KEYED, [...values, idempotencyKey, fingerprint(input), KEY_TTL])
+        ) as Row[];
         if (!row) throw new Fail(409, "Task limit reached");
         return [201, taskJson(row), { location: `/api/tasks/${row.id}`, etag: etagOf(row) }];
       }),
@@ -157,7 +246,8 @@ const server = Bun.serve({
         const id = idOf(request.params.id!);
         const input = await bodyOf(request, false);
         // The bench's PUT sends title and status; that is the one statement shape this server has.
-        if (input.title === undefined || input.status === undefined || input.description !== undefined) throw new Fail(422, "the bare server updates title and status only");
+        if (input.title === undefined || input.status === undefined || input.description !== undefined)
+          throw new Fail(422, "the bare server updates title and status only");
         const [row] = (await sql.unsafe(Q.UPDATE, [input.title, input.status, id, userId])) as Row[];
         if (!row) throw notFound();
         return [200, taskJson(row), { etag: etagOf(row) }];
@@ -169,7 +259,8 @@ const server = Bun.serve({
       }),
     },
   },
-  fetch: (request) => answer(request, performance.now(), crypto.randomUUID(), undefined, 404, JSON.stringify({ detail: "Not found" })),
+  fetch: (request) =>
+    answer(request, performance.now(), crypto.randomUUID(), undefined, 404, JSON.stringify({ detail: "Not found" })),
 });
 
 // The service's fingerprint: SHA-256 of method, path and the parsed body.
@@ -177,4 +268,11 @@ function fingerprint(input: Input) {
   return new Bun.CryptoHasher("sha256").update(`POST /api/tasks\n${JSON.stringify(input)}`).digest("hex");
 }
 
-process.on("SIGTERM", () => void server.stop().then(() => sql.close()).then(() => process.exit(0)));
+process.on(
+  "SIGTERM",
+  () =>
+    void server
+      .stop()
+      .then(() => sql.close())
+      .then(() => process.exit(0)),
+);

@@ -7,12 +7,24 @@ import postgres from "postgres";
 import type { BenchData } from "./seed";
 import * as SQL from "./sql";
 
-interface Options { url: string; scenario: string; seconds: number; concurrency: number; poolMax: number; data: string; driver?: "postgres" | "bun" }
+interface Options {
+  url: string;
+  scenario: string;
+  seconds: number;
+  concurrency: number;
+  poolMax: number;
+  data: string;
+  driver?: "postgres" | "bun";
+}
 const options = JSON.parse(process.argv[2]!) as Options;
 const data = (await Bun.file(options.data).json()) as BenchData;
 
-const sql = options.driver === "bun" ? undefined : postgres(options.url, { max: options.poolMax, prepare: true, onnotice: () => {} });
-const bun = options.driver === "bun" ? new BunSQL({ url: options.url, max: options.poolMax, prepare: true }) : undefined;
+const sql =
+  options.driver === "bun"
+    ? undefined
+    : postgres(options.url, { max: options.poolMax, prepare: true, onnotice: () => {} });
+const bun =
+  options.driver === "bun" ? new BunSQL({ url: options.url, max: options.poolMax, prepare: true }) : undefined;
 const users = data.users;
 const anyUser = () => users[Math.floor(Math.random() * users.length)]!;
 const anyTask = (u: BenchData["users"][number]) => u.ids[Math.floor(Math.random() * u.ids.length)]!;
@@ -23,15 +35,34 @@ const RUN = crypto.randomUUID();
 const FINGERPRINT = "0".repeat(64);
 
 type Query = () => Promise<unknown>;
-const run = (text: string, params: (string | number | null)[]): Promise<unknown> => (bun ? bun.unsafe(text, params) : sql!.unsafe(text, params, { prepare: true }));
+const run = (text: string, params: (string | number | null)[]): Promise<unknown> =>
+  bun ? bun.unsafe(text, params) : sql!.unsafe(text, params, { prepare: true });
 const QUERIES: Record<string, Query> = {
-  get: () => { const u = anyUser(); return run(SQL.GET, [anyTask(u), u.userId]); },
+  get: () => {
+    const u = anyUser();
+    return run(SQL.GET, [anyTask(u), u.userId]);
+  },
   list: () => run(SQL.LIST, [anyUser().userId, 21]),
   create: () => run(SQL.CREATE, ["bench task", "created by the benchmark", "pending", anyUser().userId, 0]),
-  "create-key": () => run(SQL.CREATE_KEYED, ["bench task", "created by the benchmark", "pending", anyUser().userId, 0, `${RUN}-${keys++}`, FINGERPRINT, 86_400]),
+  "create-key": () =>
+    run(SQL.CREATE_KEYED, [
+      "bench task",
+      "created by the benchmark",
+      "pending",
+      anyUser().userId,
+      0,
+      `${RUN}-${keys++}`,
+      FINGERPRINT,
+      86_400,
+    ]),
   update: () => {
     const u = anyUser();
-    return run(SQL.UPDATE, [`updated ${Math.floor(Math.random() * 1e6)}`, STATUSES[Math.floor(Math.random() * 3)]!, anyTask(u), u.userId]);
+    return run(SQL.UPDATE, [
+      `updated ${Math.floor(Math.random() * 1e6)}`,
+      STATUSES[Math.floor(Math.random() * 3)]!,
+      anyTask(u),
+      u.userId,
+    ]);
   },
   delete: () => {
     const g = deleted++;
@@ -73,4 +104,14 @@ await (bun ? bun.close() : sql!.end());
 
 latencies.sort((a, b) => a - b);
 const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((latencies.length * p) / 100))] ?? 0;
-console.log(JSON.stringify({ requests: latencies.length, rps: latencies.length / elapsed, p50: pct(50), p95: pct(95), p99: pct(99), errors, cpuUsPerRequest: (cpu.user + cpu.system) / latencies.length }));
+console.log(
+  JSON.stringify({
+    requests: latencies.length,
+    rps: latencies.length / elapsed,
+    p50: pct(50),
+    p95: pct(95),
+    p99: pct(99),
+    errors,
+    cpuUsPerRequest: (cpu.user + cpu.system) / latencies.length,
+  }),
+);

@@ -4,14 +4,15 @@
 // Every query runs --requests times per user, the two users alternating request by request over one
 // keep-alive connection, so both see the same machine; the table gives each user's p50/p95 and the
 // ratios. Then EXPLAIN ANALYZE of the service's own statement for the worst ratios.
-import { SignJWT } from "jose";
-import { drizzle } from "drizzle-orm/postgres-js";
+
 import { parseArgs } from "node:util";
+import { drizzle } from "drizzle-orm/postgres-js";
+import { SignJWT } from "jose";
 import postgres from "postgres";
-import { SORTS, type Sort, type TaskStatus } from "../src/tasks/constants";
 import * as schema from "../src/db/schema";
+import { SORTS, type Sort, type TaskStatus } from "../src/tasks/constants";
 import { decodeCursor } from "../src/tasks/cursor";
-import { listQuery, type ListMode } from "../src/tasks/list";
+import { type ListMode, listQuery } from "../src/tasks/list";
 import { freePort } from "./server";
 
 const { values: args } = parseArgs({
@@ -19,11 +20,17 @@ const { values: args } = parseArgs({
     requests: { type: "string", default: "300" },
     big: { type: "string", default: "10000" },
     small: { type: "string", default: "20" },
-    "admin-url": { type: "string", default: process.env.BENCH_ADMIN_URL ?? "postgres://postgres@127.0.0.1:5432/postgres" },
+    "admin-url": {
+      type: "string",
+      default: process.env.BENCH_ADMIN_URL ?? "postgres://postgres@127.0.0.1:5432/postgres",
+    },
   },
 });
-const REQUESTS = Number(args.requests), BIG = Number(args.big), SMALL = Number(args.small);
-const BACKGROUND_USERS = 300, BACKGROUND_TASKS = 20;
+const REQUESTS = Number(args.requests),
+  BIG = Number(args.big),
+  SMALL = Number(args.small);
+const BACKGROUND_USERS = 300,
+  BACKGROUND_TASKS = 20;
 
 const dbName = `tasks_listcost_${process.pid}`;
 const admin = postgres(args["admin-url"]!, { max: 1, onnotice: () => {} });
@@ -42,7 +49,12 @@ async function cleanup() {
 }
 process.on("SIGINT", () => void cleanup().finally(() => process.exit(130)));
 
-const tokenFor = (sub: string) => new SignJWT({ sub }).setProtectedHeader({ alg: "HS256" }).setIssuedAt().setExpirationTime("6h").sign(new TextEncoder().encode(secret));
+const tokenFor = (sub: string) =>
+  new SignJWT({ sub })
+    .setProtectedHeader({ alg: "HS256" })
+    .setIssuedAt()
+    .setExpirationTime("6h")
+    .sign(new TextEncoder().encode(secret));
 
 /** `count` tasks of `userId` with random titles, the three statuses in turn, a second apart. */
 async function seedUser(userId: string, count: number) {
@@ -55,18 +67,45 @@ async function seedUser(userId: string, count: number) {
 
 const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 
-interface Query { name: string; big: string; small: string; sort: Sort; status?: TaskStatus; mode: ListMode; offset: number; bigAfter?: string }
+interface Query {
+  name: string;
+  big: string;
+  small: string;
+  sort: Sort;
+  status?: TaskStatus;
+  mode: ListMode;
+  offset: number;
+  bigAfter?: string;
+}
 
 try {
   await admin.unsafe(`create database "${dbName}"`);
   const port = freePort();
   service = Bun.spawn(["bun", `${import.meta.dir}/../src/index.ts`], {
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", NODE_ENV: "production", HOST: "127.0.0.1", PORT: String(port), DATABASE_URL: dbUrl, BETTER_AUTH_SECRET: secret, LOG_LEVEL: "error", RATE_LIMIT_PER_MINUTE: "0", USER_CONCURRENCY: "0", MAX_TASKS_PER_USER: "0" },
+    env: {
+      PATH: process.env.PATH ?? "/usr/bin:/bin",
+      NODE_ENV: "production",
+      HOST: "127.0.0.1",
+      PORT: String(port),
+      DATABASE_URL: dbUrl,
+      BETTER_AUTH_SECRET: secret,
+      LOG_LEVEL: "error",
+      RATE_LIMIT_PER_MINUTE: "0",
+      USER_CONCURRENCY: "0",
+      MAX_TASKS_PER_USER: "0",
+    },
     stdout: "ignore",
     stderr: "inherit",
   });
   const base = `http://127.0.0.1:${port}`;
-  for (let i = 0; !(await fetch(`${base}/health/ready`).then((r) => r.ok, () => false)); i++) {
+  for (
+    let i = 0;
+    !(await fetch(`${base}/health/ready`).then(
+      (r) => r.ok,
+      () => false,
+    ));
+    i++
+  ) {
     if (i > 300 || service.exitCode !== null) throw new Error("the service did not become ready");
     await Bun.sleep(100);
   }
@@ -96,10 +135,26 @@ try {
   };
 
   const queries: Query[] = [];
-  for (const sort of SORTS) queries.push({ name: `sort=${sort}`, big: `/api/tasks?limit=20&sort=${sort}`, small: `/api/tasks?limit=20&sort=${sort}`, sort, mode: "first", offset: 0 });
+  for (const sort of SORTS)
+    queries.push({
+      name: `sort=${sort}`,
+      big: `/api/tasks?limit=20&sort=${sort}`,
+      small: `/api/tasks?limit=20&sort=${sort}`,
+      sort,
+      mode: "first",
+      offset: 0,
+    });
   for (const sort of ["-created_at", "title"] as const) {
     for (const status of ["pending", "completed"] as const) {
-      queries.push({ name: `status=${status}&sort=${sort}`, big: `/api/tasks?limit=20&status=${status}&sort=${sort}`, small: `/api/tasks?limit=20&status=${status}&sort=${sort}`, sort, status, mode: "first", offset: 0 });
+      queries.push({
+        name: `status=${status}&sort=${sort}`,
+        big: `/api/tasks?limit=20&status=${status}&sort=${sort}`,
+        small: `/api/tasks?limit=20&status=${status}&sort=${sort}`,
+        sort,
+        status,
+        mode: "first",
+        offset: 0,
+      });
     }
   }
   // Deep pages of the big user (by offset and by cursor) against the small user's first page of the same
@@ -108,24 +163,62 @@ try {
   const deep = Math.floor(BIG * 0.9);
   // An offset just below the middle is the longest walk (past the middle the list is read from its other end).
   const middle = Math.floor(BIG / 2) - 1;
-  for (const [sort, offset] of [["-created_at", deep], ["-title", deep], ["updated_at", deep], ["-created_at", middle], ["-title", middle]] as const) {
+  for (const [sort, offset] of [
+    ["-created_at", deep],
+    ["-title", deep],
+    ["updated_at", deep],
+    ["-created_at", middle],
+    ["-title", middle],
+  ] as const) {
     const url = `/api/tasks?limit=20&offset=${offset}&sort=${sort}`;
-    queries.push({ name: `offset=${offset}&sort=${sort}`, big: url, small: `/api/tasks?limit=20&sort=${sort}`, sort, mode: "offset", offset });
+    queries.push({
+      name: `offset=${offset}&sort=${sort}`,
+      big: url,
+      small: `/api/tasks?limit=20&sort=${sort}`,
+      sort,
+      mode: "offset",
+      offset,
+    });
     // The contract's literal reading: the same request for both users (an empty page for the small one).
-    if (offset === middle) queries.push({ name: `offset=${offset}&sort=${sort}, same URL for both`, big: url, small: url, sort, mode: "offset", offset });
+    if (offset === middle)
+      queries.push({
+        name: `offset=${offset}&sort=${sort}, same URL for both`,
+        big: url,
+        small: url,
+        sort,
+        mode: "offset",
+        offset,
+      });
   }
   const completedMiddle = Math.floor(BIG / 6) - 1;
-  queries.push({ name: `status=completed&offset=${completedMiddle}&sort=-title`, big: `/api/tasks?limit=20&status=completed&offset=${completedMiddle}&sort=-title`, small: `/api/tasks?limit=20&status=completed&sort=-title`, sort: "-title", status: "completed", mode: "offset", offset: completedMiddle });
+  queries.push({
+    name: `status=completed&offset=${completedMiddle}&sort=-title`,
+    big: `/api/tasks?limit=20&status=completed&offset=${completedMiddle}&sort=-title`,
+    small: `/api/tasks?limit=20&status=completed&sort=-title`,
+    sort: "-title",
+    status: "completed",
+    mode: "offset",
+    offset: completedMiddle,
+  });
   for (const sort of SORTS) {
     const cursor = await cursorAt("big", sort, deep);
-    queries.push({ name: `cursor after ${deep + 20}, sort=${sort}`, big: `/api/tasks?limit=20&sort=${sort}&cursor=${cursor}`, small: `/api/tasks?limit=20&sort=${sort}`, sort, mode: "after", offset: 0, bigAfter: cursor });
+    queries.push({
+      name: `cursor after ${deep + 20}, sort=${sort}`,
+      big: `/api/tasks?limit=20&sort=${sort}&cursor=${cursor}`,
+      small: `/api/tasks?limit=20&sort=${sort}`,
+      sort,
+      mode: "after",
+      offset: 0,
+      bigAfter: cursor,
+    });
   }
 
   log(`${queries.length} queries x ${REQUESTS} requests per user, alternating`);
   for (const q of queries) for (let i = 0; i < 30; i++) await get("big", q.big), await get("small", q.small);
   const rows: { q: Query; big: number[]; small: number[] }[] = [];
   for (const q of queries) {
-    const big: number[] = [], small: number[] = [];
+    const big: number[] = [],
+      small: number[] = [];
     for (let i = 0; i < REQUESTS; i++) {
       // Alternate which goes first, so neither always meets a warmer or colder machine.
       if (i % 2) big.push((await get("big", q.big)).ms), small.push((await get("small", q.small)).ms);
@@ -135,29 +228,43 @@ try {
   }
 
   const f = (n: number) => n.toFixed(2);
-  console.log(`\nGET /api/tasks?limit=20, ${REQUESTS} requests each; ms; ratio = p95 of the ${BIG}-task user / p95 of the ${SMALL}-task user\n`);
+  console.log(
+    `\nGET /api/tasks?limit=20, ${REQUESTS} requests each; ms; ratio = p95 of the ${BIG}-task user / p95 of the ${SMALL}-task user\n`,
+  );
   // The p50 ratio too: on a busy machine the p95s are mostly the machine's noise, and the p50s show
   // what the work itself costs.
   console.log(`| query | ${SMALL} tasks p50 | p95 | ${BIG} tasks p50 | p95 | p95 ratio | p50 ratio |`);
   console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
   for (const r of rows) {
     const ratio = (q: number) => `${(quantile(r.big, q) / quantile(r.small, q)).toFixed(2)}x`;
-    console.log(`| ${r.q.name} | ${f(quantile(r.small, 0.5))} | ${f(quantile(r.small, 0.95))} | ${f(quantile(r.big, 0.5))} | ${f(quantile(r.big, 0.95))} | ${ratio(0.95)} | ${ratio(0.5)} |`);
+    console.log(
+      `| ${r.q.name} | ${f(quantile(r.small, 0.5))} | ${f(quantile(r.small, 0.95))} | ${f(quantile(r.big, 0.5))} | ${f(quantile(r.big, 0.95))} | ${ratio(0.95)} | ${ratio(0.5)} |`,
+    );
   }
 
   // The service's statement for the three worst ratios, explained with the big user's parameters.
   const db = drizzle(sql, { schema });
-  const worst = [...rows].sort((a, b) => quantile(b.big, 0.95) / quantile(b.small, 0.95) - quantile(a.big, 0.95) / quantile(a.small, 0.95)).slice(0, 3);
+  const worst = [...rows]
+    .sort((a, b) => quantile(b.big, 0.95) / quantile(b.small, 0.95) - quantile(a.big, 0.95) / quantile(a.small, 0.95))
+    .slice(0, 3);
   for (const { q } of worst) {
     const { sql: text, params } = listQuery(db, q.sort, q.status, q.mode).toSQL();
     const position = q.bigAfter ? decodeCursor(q.bigAfter, q.sort, q.status) : undefined;
     if (position && "error" in position) throw new Error(position.error);
-    const values: Record<string, unknown> = { userId: "big", status: q.status, limit: 21, offset: q.offset, key: position?.key, id: position?.id };
+    const values: Record<string, unknown> = {
+      userId: "big",
+      status: q.status,
+      limit: 21,
+      offset: q.offset,
+      key: position?.key,
+      id: position?.id,
+    };
     const bound = params.map((p: any) => (p && typeof p === "object" && "name" in p ? values[p.name] : p));
     const plan = await sql.unsafe(`explain (analyze, buffers, costs off) ${text}`, bound as any[]);
-    console.log(`\nEXPLAIN ANALYZE, ${BIG}-task user, ${q.name}:\n${plan.map((r: any) => `  ${r["QUERY PLAN"]}`).join("\n")}`);
+    console.log(
+      `\nEXPLAIN ANALYZE, ${BIG}-task user, ${q.name}:\n${plan.map((r: any) => `  ${r["QUERY PLAN"]}`).join("\n")}`,
+    );
   }
 } finally {
   await cleanup();
 }
-

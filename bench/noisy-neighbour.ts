@@ -12,7 +12,7 @@ import { cpus, tmpdir } from "node:os";
 import { parseArgs } from "node:util";
 import postgres from "postgres";
 import { makeUsers, resetTasks, seedTasks, writeData } from "./seed";
-import { buildBinary, freePort, startService, type Running } from "./server";
+import { buildBinary, freePort, type Running, startService } from "./server";
 import { ensureWrk } from "./wrk";
 
 const { values: args } = parseArgs({
@@ -25,11 +25,18 @@ const { values: args } = parseArgs({
     pool: { type: "string", default: "10" },
     "rate-per-minute": { type: "string", default: "600" },
     "server-log": { type: "string", default: "/dev/null" },
-    "admin-url": { type: "string", default: process.env.BENCH_ADMIN_URL ?? "postgres://postgres@127.0.0.1:5432/postgres" },
+    "admin-url": {
+      type: "string",
+      default: process.env.BENCH_ADMIN_URL ?? "postgres://postgres@127.0.0.1:5432/postgres",
+    },
   },
 });
-const seconds = Number(args.seconds), rounds = Number(args.rounds), victims = Number(args.victims);
-const connections = Number(args.connections), attackerConnections = Number(args["attacker-connections"]), poolMax = Number(args.pool);
+const seconds = Number(args.seconds),
+  rounds = Number(args.rounds),
+  victims = Number(args.victims);
+const connections = Number(args.connections),
+  attackerConnections = Number(args["attacker-connections"]),
+  poolMax = Number(args.pool);
 const TASKS_PER_VICTIM = 20;
 /** The service's default MAX_TASKS_PER_USER: the attacker holds as many tasks as one user may. */
 const ATTACKER_TASKS = 10_000;
@@ -57,12 +64,47 @@ async function cleanup() {
 }
 process.on("SIGINT", () => void cleanup().finally(() => process.exit(130)));
 
-interface Run { rps: number; requests: number; p50: number; p95: number; p99: number; max: number; ok: number; r429: number; r5xx: number; other: number; socketErrors: number; timeouts: number }
+interface Run {
+  rps: number;
+  requests: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+  ok: number;
+  r429: number;
+  r5xx: number;
+  other: number;
+  socketErrors: number;
+  timeouts: number;
+}
 
 /** One wrk of bench/noisy.lua in `role`; `env` carries the role's inputs. */
-async function wrk(url: string, role: "victims" | "attacker", conns: number, threads: number, env: Record<string, string>, raw: string, secs = seconds): Promise<Run> {
-  const cmd = ["wrk", `-t${threads}`, `-c${conns}`, `-d${secs}s`, "--timeout", "5s", "-s", `${import.meta.dir}/noisy.lua`, url];
-  const proc = Bun.spawn(cmd, { env: { ...process.env, ROLE: role, WRK_THREADS: String(threads), ...env }, stdout: "pipe", stderr: "pipe" });
+async function wrk(
+  url: string,
+  role: "victims" | "attacker",
+  conns: number,
+  threads: number,
+  env: Record<string, string>,
+  raw: string,
+  secs = seconds,
+): Promise<Run> {
+  const cmd = [
+    "wrk",
+    `-t${threads}`,
+    `-c${conns}`,
+    `-d${secs}s`,
+    "--timeout",
+    "5s",
+    "-s",
+    `${import.meta.dir}/noisy.lua`,
+    url,
+  ];
+  const proc = Bun.spawn(cmd, {
+    env: { ...process.env, ROLE: role, WRK_THREADS: String(threads), ...env },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
   const [out, err] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
   await proc.exited;
   await Bun.write(raw, `$ ${cmd.join(" ")}\n${out}${err}`);
@@ -70,14 +112,27 @@ async function wrk(url: string, role: "victims" | "attacker", conns: number, thr
   if (proc.exitCode !== 0 || !line) throw new Error(`wrk (${role}) failed (${proc.exitCode}): ${err || out}`);
   const r = JSON.parse(line.slice("BENCH_NOISY ".length));
   return {
-    rps: r.requests / (r.duration_us / 1e6), requests: r.requests, p50: r.p50_us / 1000, p95: r.p95_us / 1000, p99: r.p99_us / 1000, max: r.max_us / 1000,
-    ok: r.ok, r429: r.r429, r5xx: r.r5xx, other: r.other, socketErrors: r.socket_errors, timeouts: r.timeouts,
+    rps: r.requests / (r.duration_us / 1e6),
+    requests: r.requests,
+    p50: r.p50_us / 1000,
+    p95: r.p95_us / 1000,
+    p99: r.p99_us / 1000,
+    max: r.max_us / 1000,
+    ok: r.ok,
+    r429: r.r429,
+    r5xx: r.r5xx,
+    other: r.other,
+    socketErrors: r.socket_errors,
+    timeouts: r.timeouts,
   };
 }
 
 /** Samples the service's server connections (all, and those running a statement) until stopped. */
 function sampleBackends() {
-  let stopped = false, max = 0, maxActive = 0, samples = 0;
+  let stopped = false,
+    max = 0,
+    maxActive = 0,
+    samples = 0;
   const done = (async () => {
     while (!stopped) {
       const [row] = await admin<{ all: number; active: number }[]>`
@@ -108,7 +163,9 @@ async function seedAttacker(userId: string) {
 
 /** The per-user counters recounted from the tasks table: the backfill migration's own statements. */
 async function recount() {
-  const statements = readFileSync(`${import.meta.dir}/../drizzle/0004_backfill_task_counts.sql`, "utf8").split("--> statement-breakpoint");
+  const statements = readFileSync(`${import.meta.dir}/../drizzle/0004_backfill_task_counts.sql`, "utf8").split(
+    "--> statement-breakpoint",
+  );
   await sql!.begin(async (tx) => {
     for (const statement of statements) await tx.unsafe(statement);
   });
@@ -124,13 +181,20 @@ try {
   // victims that the mix stays inside each one's budget (a burst of 100, then 10/s): 400 users allow
   // 100,000 requests in 15 s, more than this mix reaches; --rate-per-minute raises every user's budget,
   // the attacker's included.
-  const env = { DATABASE_URL: dbUrl, BETTER_AUTH_SECRET: secret, DB_POOL_MAX: String(poolMax), RATE_LIMIT_PER_MINUTE: args["rate-per-minute"]! };
+  const env = {
+    DATABASE_URL: dbUrl,
+    BETTER_AUTH_SECRET: secret,
+    DB_POOL_MAX: String(poolMax),
+    RATE_LIMIT_PER_MINUTE: args["rate-per-minute"]!,
+  };
   service = await startService(`${tmp}/tasks-api`, env, freePort(), args["server-log"]!);
   sql = postgres(dbUrl, { max: 2, onnotice: () => {} });
 
   const users = await makeUsers(secret, victims + 1);
   const attacker = users.pop()!;
-  log(`seeding: the attacker's ${ATTACKER_TASKS} tasks (SQL, counters recounted), ${victims} victims x ${TASKS_PER_VICTIM} (API)`);
+  log(
+    `seeding: the attacker's ${ATTACKER_TASKS} tasks (SQL, counters recounted), ${victims} victims x ${TASKS_PER_VICTIM} (API)`,
+  );
   // The attacker first: resetTasks drops every task above the victims' highest id.
   await seedAttacker(attacker.userId);
   await seedTasks(service.url, users, TASKS_PER_VICTIM);
@@ -143,7 +207,8 @@ try {
     const res = await fetch(`${service!.url}${path}`, { headers: { authorization: `Bearer ${attacker.token}` } });
     if (res.status !== 200) throw new Error(`${path} answered ${res.status}: ${await res.text()}`);
     const total = res.headers.get("x-total-count");
-    if (total !== String(ATTACKER_TASKS) && !path.includes("status=")) throw new Error(`X-Total-Count of the attacker is ${total}`);
+    if (total !== String(ATTACKER_TASKS) && !path.includes("status="))
+      throw new Error(`X-Total-Count of the attacker is ${total}`);
     return res.headers.get("link")?.match(/<([^>]+)>/)?.[1];
   };
   const paths = [
@@ -153,7 +218,11 @@ try {
     "/api/tasks?limit=500&status=completed&offset=1500&sort=-title",
     "/api/tasks?limit=500&offset=4999&sort=-created_at",
   ];
-  for (const start of ["/api/tasks?limit=500&offset=5000&sort=-title", "/api/tasks?limit=500&offset=8000&sort=-title", "/api/tasks?limit=500&offset=6000&sort=updated_at"]) {
+  for (const start of [
+    "/api/tasks?limit=500&offset=5000&sort=-title",
+    "/api/tasks?limit=500&offset=8000&sort=-title",
+    "/api/tasks?limit=500&offset=6000&sort=updated_at",
+  ]) {
     const next = await attackerGet(start);
     if (!next) throw new Error(`${start} handed out no Link`);
     paths.push(next);
@@ -171,7 +240,16 @@ try {
     // The victims' rate-limit buckets refill (burst 100 at 10/s) so each run starts alike.
     await Bun.sleep(10_000);
   };
-  const rows: { round: number; alone: Run; attacked: Run; attacker: Run; backends: { alone: Awaited<ReturnType<ReturnType<typeof sampleBackends>>>; attacked: Awaited<ReturnType<ReturnType<typeof sampleBackends>>> } }[] = [];
+  const rows: {
+    round: number;
+    alone: Run;
+    attacked: Run;
+    attacker: Run;
+    backends: {
+      alone: Awaited<ReturnType<ReturnType<typeof sampleBackends>>>;
+      attacked: Awaited<ReturnType<ReturnType<typeof sampleBackends>>>;
+    };
+  }[] = [];
   for (let round = 1; round <= rounds; round++) {
     await fresh();
     log(`round ${round}: the mix alone`);
@@ -185,13 +263,20 @@ try {
       wrk(service.url, "victims", connections, 2, victimEnv, `${results}/attacked-${round}.txt`),
       wrk(service.url, "attacker", attackerConnections, 1, attackerEnv, `${results}/attacker-${round}.txt`),
     ]);
-    rows.push({ round, alone, attacked, attacker: attackerRun, backends: { alone: backendsAlone, attacked: await stop() } });
+    rows.push({
+      round,
+      alone,
+      attacked,
+      attacker: attackerRun,
+      backends: { alone: backendsAlone, attacked: await stop() },
+    });
   }
 
   const ms = (v: number) => v.toFixed(v < 10 ? 2 : 1);
   const int = (v: number) => Math.round(v).toLocaleString("en-US");
   const x = (a: number, b: number) => `${(a / b).toFixed(2)}x`;
-  const statuses = (r: Run) => `${int(r.ok)} / ${int(r.r429)} / ${r.r5xx} / ${r.other} / ${r.socketErrors + r.timeouts}`;
+  const statuses = (r: Run) =>
+    `${int(r.ok)} / ${int(r.r429)} / ${r.r5xx} / ${r.other} / ${r.socketErrors + r.timeouts}`;
   const lines = [
     `# noisy neighbour, ${new Date().toISOString()}`,
     `machine: ${cpus().length} cores, load average ${readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ")} at the end; bun ${Bun.version}`,
@@ -203,21 +288,33 @@ try {
     "| --- | --- | ---: | ---: | ---: | ---: | --- | --- |",
   ];
   for (const { round, alone, attacked, attacker: a, backends } of rows) {
-    lines.push(`| ${round} | alone | ${int(alone.rps)} | ${ms(alone.p50)} | ${ms(alone.p95)} | ${ms(alone.p99)} | ${statuses(alone)} | ${backends.alone.max} (${backends.alone.maxActive}) |`);
-    lines.push(`| ${round} | with attacker | ${int(attacked.rps)} | ${ms(attacked.p50)} | ${ms(attacked.p95)} | ${ms(attacked.p99)} | ${statuses(attacked)} | ${backends.attacked.max} (${backends.attacked.maxActive}) |`);
-    lines.push(`| ${round} | ratio | ${x(attacked.rps, alone.rps)} | ${x(attacked.p50, alone.p50)} | ${x(attacked.p95, alone.p95)} | ${x(attacked.p99, alone.p99)} | | |`);
-    lines.push(`| ${round} | (attacker) | ${int(a.rps)} | ${ms(a.p50)} | ${ms(a.p95)} | ${ms(a.p99)} | ${statuses(a)} | |`);
+    lines.push(
+      `| ${round} | alone | ${int(alone.rps)} | ${ms(alone.p50)} | ${ms(alone.p95)} | ${ms(alone.p99)} | ${statuses(alone)} | ${backends.alone.max} (${backends.alone.maxActive}) |`,
+    );
+    lines.push(
+      `| ${round} | with attacker | ${int(attacked.rps)} | ${ms(attacked.p50)} | ${ms(attacked.p95)} | ${ms(attacked.p99)} | ${statuses(attacked)} | ${backends.attacked.max} (${backends.attacked.maxActive}) |`,
+    );
+    lines.push(
+      `| ${round} | ratio | ${x(attacked.rps, alone.rps)} | ${x(attacked.p50, alone.p50)} | ${x(attacked.p95, alone.p95)} | ${x(attacked.p99, alone.p99)} | | |`,
+    );
+    lines.push(
+      `| ${round} | (attacker) | ${int(a.rps)} | ${ms(a.p50)} | ${ms(a.p95)} | ${ms(a.p99)} | ${statuses(a)} | |`,
+    );
   }
   const fives = rows.reduce((n, r) => n + r.alone.r5xx + r.attacked.r5xx + r.attacker.r5xx, 0);
   const victim429 = rows.reduce((n, r) => n + r.alone.r429 + r.attacked.r429, 0);
   const backendMax = Math.max(...rows.flatMap((r) => [r.backends.alone.max, r.backends.attacked.max]));
   const worst = Math.max(...rows.map((r) => r.attacked.p99 / r.alone.p99));
-  lines.push("", `5xx: ${fives}; victims' 429: ${victim429}; service backends at most ${backendMax} (DB_POOL_MAX ${poolMax}); worst victims' p99 ratio ${worst.toFixed(2)}x (target: within 2x)`);
+  lines.push(
+    "",
+    `5xx: ${fives}; victims' 429: ${victim429}; service backends at most ${backendMax} (DB_POOL_MAX ${poolMax}); worst victims' p99 ratio ${worst.toFixed(2)}x (target: within 2x)`,
+  );
   const report = lines.join("\n");
   await Bun.write(`${results}/table.md`, `${report}\n`);
   await Bun.write(`${results}/results.json`, JSON.stringify({ rows, paths, args }, null, 2));
   console.log(`\n${report}\nraw results: ${results}`);
-  if (victim429) console.log("the victims were rate-limited: their figures include fast 429s; rerun with more --victims");
+  if (victim429)
+    console.log("the victims were rate-limited: their figures include fast 429s; rerun with more --victims");
   if (backendMax > poolMax) process.exitCode = 1;
 } catch (error) {
   console.error(`bench: ${(error as Error)?.message ?? error}`);

@@ -14,7 +14,10 @@ const { values: args, positionals } = parseArgs({
   allowPositionals: true,
   options: {
     seconds: { type: "string", default: "10" },
-    "admin-url": { type: "string", default: process.env.BENCH_ADMIN_URL ?? "postgres://postgres@127.0.0.1:5432/postgres" },
+    "admin-url": {
+      type: "string",
+      default: process.env.BENCH_ADMIN_URL ?? "postgres://postgres@127.0.0.1:5432/postgres",
+    },
   },
 });
 const scenarios = (positionals[0] ?? "list,update").split(",");
@@ -34,25 +37,67 @@ try {
   let seeded = false;
   for (const scenario of scenarios) {
     const port = freePort();
-    const proc = Bun.spawn(["bun", "--cpu-prof", "--cpu-prof-md", `--cpu-prof-dir=${out}`, `--cpu-prof-name=${scenario}.cpuprofile`, `${import.meta.dir}/../src/index.ts`], {
-      env: {
-        PATH: process.env.PATH ?? "/usr/bin:/bin", HOST: "127.0.0.1", PORT: String(port), NODE_ENV: "production", DATABASE_URL: dbUrl,
-        BETTER_AUTH_SECRET: secret, RATE_LIMIT_PER_MINUTE: "0", USER_CONCURRENCY: "0", MAX_TASKS_PER_USER: "0", SHUTDOWN_DRAIN_MS: "0",
+    const proc = Bun.spawn(
+      [
+        "bun",
+        "--cpu-prof",
+        "--cpu-prof-md",
+        `--cpu-prof-dir=${out}`,
+        `--cpu-prof-name=${scenario}.cpuprofile`,
+        `${import.meta.dir}/../src/index.ts`,
+      ],
+      {
+        env: {
+          PATH: process.env.PATH ?? "/usr/bin:/bin",
+          HOST: "127.0.0.1",
+          PORT: String(port),
+          NODE_ENV: "production",
+          DATABASE_URL: dbUrl,
+          BETTER_AUTH_SECRET: secret,
+          RATE_LIMIT_PER_MINUTE: "0",
+          USER_CONCURRENCY: "0",
+          MAX_TASKS_PER_USER: "0",
+          SHUTDOWN_DRAIN_MS: "0",
+        },
+        stdout: "ignore",
+        stderr: "inherit",
       },
-      stdout: "ignore",
-      stderr: "inherit",
-    });
+    );
     const url = `http://127.0.0.1:${port}`;
-    for (let i = 0; i < 200 && !(await fetch(`${url}/health/ready`).then((r) => r.ok, () => false)); i++) await Bun.sleep(100);
+    for (
+      let i = 0;
+      i < 200 &&
+      !(await fetch(`${url}/health/ready`).then(
+        (r) => r.ok,
+        () => false,
+      ));
+      i++
+    )
+      await Bun.sleep(100);
     if (!seeded) {
       await seedTasks(url, users, 20);
       seeded = true;
     }
     await resetTasks(sql, users);
     await writeData(tmp, users);
-    await wrk(url, { seconds: 3, connections: 100, scenario: "get", dataFile: `${tmp}/data.lua`, raw: `${out}/warmup.txt` });
-    const result = await wrk(url, { seconds: Number(args.seconds), connections: 100, scenario, dataFile: `${tmp}/data.lua`, raw: `${out}/${scenario}.txt`, serverPid: proc.pid });
-    console.log(`${scenario}: ${Math.round(result.rps)} req/s, ${Math.round(result.cpuUsPerRequest ?? 0)} µs CPU per request (profiled)`);
+    await wrk(url, {
+      seconds: 3,
+      connections: 100,
+      scenario: "get",
+      dataFile: `${tmp}/data.lua`,
+      raw: `${out}/warmup.txt`,
+    });
+    const result = await wrk(url, {
+      seconds: Number(args.seconds),
+      connections: 100,
+      scenario,
+      dataFile: `${tmp}/data.lua`,
+      raw: `${out}/${scenario}.txt`,
+      serverPid: proc.pid,
+    });
+    console.log(
+      `${scenario}: ${Math.round(result.rps)} req/s, ${Math.round(result.cpuUsPerRequest ?? 0)} µs CPU per request (profiled)`,
+    );
     proc.kill("SIGTERM");
     await proc.exited;
   }

@@ -15,9 +15,9 @@ import { parseArgs } from "node:util";
 import postgres from "postgres";
 import { pgbouncerBinary, startPgBouncer, type TempPgBouncer } from "../test/support/pgbouncer";
 import { makeUsers, resetTasks, seedDeletePool, seedTasks, writeData } from "./seed";
-import { buildBinary, cpuSeconds, freePort, rssMiB, startBare, startHello, startService, type Running } from "./server";
-import { BARE, table, type Row } from "./table";
-import { dbCeiling, ensureWrk, wrk, type Result } from "./wrk";
+import { buildBinary, cpuSeconds, freePort, type Running, rssMiB, startBare, startHello, startService } from "./server";
+import { BARE, type Row, table } from "./table";
+import { dbCeiling, ensureWrk, type Result, wrk } from "./wrk";
 
 const SCENARIOS = ["get", "list", "create", "create-key", "update", "mix", "delete"];
 const { values: args } = parseArgs({
@@ -32,16 +32,20 @@ const { values: args } = parseArgs({
     "no-bare": { type: "boolean", default: false },
     "bun-sql-ceiling": { type: "boolean", default: false },
     pooled: { type: "string", default: "get,update" },
-    "admin-url": { type: "string", default: process.env.BENCH_ADMIN_URL ?? "postgres://postgres@127.0.0.1:5432/postgres" },
+    "admin-url": {
+      type: "string",
+      default: process.env.BENCH_ADMIN_URL ?? "postgres://postgres@127.0.0.1:5432/postgres",
+    },
   },
 });
 const seconds = Number(args.seconds);
 const connections = Number(args.connections);
 const scenarios = args.only!.split(",").filter((s) => SCENARIOS.includes(s));
 const pooledScenarios = args.pooled!.split(",").filter((s) => scenarios.includes(s));
-const USERS = 100, TASKS_PER_USER = 20;
+const USERS = 100,
+  TASKS_PER_USER = 20;
 // DELETE needs one live task per request; generous for a fast server on a small box.
-const deletePoolPerUser = Math.ceil((seconds + 1) * 40_000 / USERS);
+const deletePoolPerUser = Math.ceil(((seconds + 1) * 40_000) / USERS);
 
 const median = (runs: Result[]) => [...runs].sort((a, b) => a.rps - b.rps)[Math.floor((runs.length - 1) / 2)]!;
 
@@ -55,7 +59,12 @@ const dbName = `tasks_bench_${process.pid}`;
 const admin = postgres(args["admin-url"]!, { max: 1, onnotice: () => {} });
 const dbUrl = Object.assign(new URL(args["admin-url"]!), { pathname: `/${dbName}` }).toString();
 /** What wrk measures in every scenario (or those of `only`); the first is the service, the one the ratios are about. */
-interface Target { label: string; running: Running; only?: string[]; /** another process whose CPU per request is reported too (PgBouncer) */ sidecarPid?: number }
+interface Target {
+  label: string;
+  running: Running;
+  only?: string[] /** another process whose CPU per request is reported too (PgBouncer) */;
+  sidecarPid?: number;
+}
 const targets: Target[] = [];
 const POOLED = "PgBouncer";
 let hello: Running | undefined;
@@ -88,14 +97,32 @@ try {
   const env = { DATABASE_URL: dbUrl, BETTER_AUTH_SECRET: secret, DB_POOL_MAX: args.pool!, ...LIMITS_OFF };
   const service = await startService(`${tmp}/tasks-api`, env, freePort(), args["server-log"]!);
   targets.push({ label: "service", running: service });
-  if (args.baseline) targets.push({ label: `@${args.baseline}`, running: await startService(`${tmp}/baseline`, env, freePort(), args["server-log"]!) });
+  if (args.baseline)
+    targets.push({
+      label: `@${args.baseline}`,
+      running: await startService(`${tmp}/baseline`, env, freePort(), args["server-log"]!),
+    });
   if (pooledScenarios.length) {
-    if (!pgbouncerBinary) throw new Error("--pooled needs PgBouncer 1.21+: run .ci/pgbouncer.sh (or set PGBOUNCER_BIN), or pass --pooled ''");
+    if (!pgbouncerBinary)
+      throw new Error(
+        "--pooled needs PgBouncer 1.21+: run .ci/pgbouncer.sh (or set PGBOUNCER_BIN), or pass --pooled ''",
+      );
     // As many server connections as the direct service has, so the comparison is of the path only.
     bouncer = await startPgBouncer({ url: dbUrl }, { default_pool_size: args.pool! });
-    targets.push({ label: POOLED, only: pooledScenarios, sidecarPid: bouncer.pid, running: await startService(`${tmp}/tasks-api`, { ...env, DATABASE_URL: bouncer.url }, freePort(), args["server-log"]!) });
+    targets.push({
+      label: POOLED,
+      only: pooledScenarios,
+      sidecarPid: bouncer.pid,
+      running: await startService(
+        `${tmp}/tasks-api`,
+        { ...env, DATABASE_URL: bouncer.url },
+        freePort(),
+        args["server-log"]!,
+      ),
+    });
   }
-  if (!args["no-bare"]) targets.push({ label: BARE, running: await startBare(`${tmp}/bare`, env, freePort(), args["server-log"]!) });
+  if (!args["no-bare"])
+    targets.push({ label: BARE, running: await startBare(`${tmp}/bare`, env, freePort(), args["server-log"]!) });
   const rssAtRest = rssMiB(service.proc.pid);
 
   log(`seeding ${USERS} users x ${TASKS_PER_USER} tasks through the API`);
@@ -105,12 +132,25 @@ try {
 
   log("hello ceiling (bare Bun.serve)");
   hello = await startHello(freePort());
-  const helloResult = await wrk(hello.url, { seconds, connections, scenario: "hello", raw: `${results}/hello.txt`, serverPid: hello.proc.pid });
+  const helloResult = await wrk(hello.url, {
+    seconds,
+    connections,
+    scenario: "hello",
+    raw: `${results}/hello.txt`,
+    serverPid: hello.proc.pid,
+  });
   await hello.stop();
   hello = undefined;
 
   log("warm-up: 3 s of GET per target (not recorded)");
-  for (const { running } of targets) await wrk(running.url, { seconds: 3, connections, scenario: "get", dataFile: `${tmp}/data.lua`, raw: `${results}/warmup.txt` });
+  for (const { running } of targets)
+    await wrk(running.url, {
+      seconds: 3,
+      connections,
+      scenario: "get",
+      dataFile: `${tmp}/data.lua`,
+      raw: `${results}/warmup.txt`,
+    });
 
   const rows: Row[] = [];
   for (const scenario of scenarios) {
@@ -121,10 +161,29 @@ try {
     };
     await fresh();
     log(`${scenario}: database ceiling`);
-    const db = await dbCeiling({ url: dbUrl, scenario, seconds, concurrency: connections, poolMax: Number(args.pool), data: `${tmp}/data.json`, raw: `${results}/${scenario}-db.txt` });
+    const db = await dbCeiling({
+      url: dbUrl,
+      scenario,
+      seconds,
+      concurrency: connections,
+      poolMax: Number(args.pool),
+      data: `${tmp}/data.json`,
+      raw: `${results}/${scenario}-db.txt`,
+    });
     // The same ceiling through Bun's SQL client: what the driver alone costs (the client's CPU per query).
     if (args["bun-sql-ceiling"]) await fresh();
-    const dbBun = args["bun-sql-ceiling"] ? await dbCeiling({ url: dbUrl, scenario, seconds, concurrency: connections, poolMax: Number(args.pool), data: `${tmp}/data.json`, raw: `${results}/${scenario}-db-bun.txt`, driver: "bun" }) : undefined;
+    const dbBun = args["bun-sql-ceiling"]
+      ? await dbCeiling({
+          url: dbUrl,
+          scenario,
+          seconds,
+          concurrency: connections,
+          poolMax: Number(args.pool),
+          data: `${tmp}/data.json`,
+          raw: `${results}/${scenario}-db-bun.txt`,
+          driver: "bun",
+        })
+      : undefined;
     const here = targets.filter((t) => !t.only || t.only.includes(scenario));
     const runs = here.map(() => [] as Result[]);
     for (let i = 1; i <= Number(args.repeat); i++) {
@@ -132,12 +191,24 @@ try {
         await fresh();
         log(`${scenario}: ${label} (${i})`);
         const before = sidecarPid ? cpuSeconds(sidecarPid) : 0;
-        const result = await wrk(running.url, { seconds, connections, scenario, dataFile: `${tmp}/data.lua`, raw: `${results}/${scenario}-${label.replace(/\W/g, "_")}-${i}.txt`, serverPid: running.proc.pid });
+        const result = await wrk(running.url, {
+          seconds,
+          connections,
+          scenario,
+          dataFile: `${tmp}/data.lua`,
+          raw: `${results}/${scenario}-${label.replace(/\W/g, "_")}-${i}.txt`,
+          serverPid: running.proc.pid,
+        });
         if (sidecarPid) result.sidecarUsPerRequest = ((cpuSeconds(sidecarPid) - before) * 1e6) / result.requests;
         runs[t]!.push(result);
       }
     }
-    rows.push({ scenario, db, ...(dbBun ? { dbBun } : {}), results: Object.fromEntries(here.map(({ label }, t) => [label, median(runs[t]!)])) });
+    rows.push({
+      scenario,
+      db,
+      ...(dbBun ? { dbBun } : {}),
+      results: Object.fromEntries(here.map(({ label }, t) => [label, median(runs[t]!)])),
+    });
   }
   const rssAfter = rssMiB(service.proc.pid);
 
@@ -149,12 +220,21 @@ try {
     "limits: RATE_LIMIT_PER_MINUTE=0, USER_CONCURRENCY=0, MAX_TASKS_PER_USER=0 (fair share off: the figures are the service's own)",
     `data: ${USERS} users x ${TASKS_PER_USER} tasks (reset before each run); DELETE pool ${deletePoolPerUser} per user`,
   ].join("\n");
-  const ratios = rows.filter((r) => r.results[POOLED]).map(({ scenario, results: { service: direct, [POOLED]: viaPooler } }) =>
-    `${scenario}: through PgBouncer ${Math.round(viaPooler!.rps)} req/s, direct ${Math.round(direct!.rps)} req/s: ${(viaPooler!.rps / direct!.rps).toFixed(2)}x (errors ${viaPooler!.errors} / ${direct!.errors}; PgBouncer's own CPU ${Math.round(viaPooler!.sidecarUsPerRequest ?? 0)} µs/req)`);
-  const pooledNote = ratios.length ? `\n\npooled / direct (${Bun.spawnSync([pgbouncerBinary!, "--version"]).stdout.toString().split("\n")[0]}, transaction mode, max_prepared_statements=200, default_pool_size=${args.pool}):\n${ratios.join("\n")}` : "";
+  const ratios = rows
+    .filter((r) => r.results[POOLED])
+    .map(
+      ({ scenario, results: { service: direct, [POOLED]: viaPooler } }) =>
+        `${scenario}: through PgBouncer ${Math.round(viaPooler!.rps)} req/s, direct ${Math.round(direct!.rps)} req/s: ${(viaPooler!.rps / direct!.rps).toFixed(2)}x (errors ${viaPooler!.errors} / ${direct!.errors}; PgBouncer's own CPU ${Math.round(viaPooler!.sidecarUsPerRequest ?? 0)} µs/req)`,
+    );
+  const pooledNote = ratios.length
+    ? `\n\npooled / direct (${Bun.spawnSync([pgbouncerBinary!, "--version"]).stdout.toString().split("\n")[0]}, transaction mode, max_prepared_statements=200, default_pool_size=${args.pool}):\n${ratios.join("\n")}`
+    : "";
   const report = `${header}\n\n${table(rows, helloResult)}${pooledNote}\n`;
   await Bun.write(`${results}/table.md`, report);
-  await Bun.write(`${results}/results.json`, JSON.stringify({ rows, hello: helloResult, rssAtRest, rssAfter, args }, null, 2));
+  await Bun.write(
+    `${results}/results.json`,
+    JSON.stringify({ rows, hello: helloResult, rssAtRest, rssAfter, args }, null, 2),
+  );
   console.log(`\n${report}\nraw results: ${results}`);
 } catch (error) {
   console.error(`bench: ${(error as Error)?.message ?? error}`);

@@ -3,17 +3,29 @@
 import { SignJWT } from "jose";
 import type postgres from "postgres";
 
-export interface BenchUser { userId: string; token: string; ids: number[]; delLo: number }
-export interface BenchData { users: BenchUser[] }
+export interface BenchUser {
+  userId: string;
+  token: string;
+  ids: number[];
+  delLo: number;
+}
+export interface BenchData {
+  users: BenchUser[];
+}
 
 export async function makeUsers(secret: string, count: number): Promise<BenchUser[]> {
   const key = new TextEncoder().encode(secret);
   const now = Math.floor(Date.now() / 1000);
-  return Promise.all(Array.from({ length: count }, async (_, i) => {
-    const userId = `bench-user-${i}`;
-    const token = await new SignJWT({ sub: userId, iat: now }).setProtectedHeader({ alg: "HS256", typ: "JWT" }).setExpirationTime(now + 6 * 3600).sign(key);
-    return { userId, token, ids: [], delLo: 0 };
-  }));
+  return Promise.all(
+    Array.from({ length: count }, async (_, i) => {
+      const userId = `bench-user-${i}`;
+      const token = await new SignJWT({ sub: userId, iat: now })
+        .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+        .setExpirationTime(now + 6 * 3600)
+        .sign(key);
+      return { userId, token, ids: [], delLo: 0 };
+    }),
+  );
 }
 
 /** POSTs `perUser` tasks for every user, 20 requests at a time; fails on anything but a 201. */
@@ -25,7 +37,10 @@ export async function seedTasks(baseUrl: string, users: BenchUser[], perUser: nu
       const res = await fetch(`${baseUrl}/api/tasks`, {
         method: "POST",
         headers: { authorization: `Bearer ${job.u.token}`, "content-type": "application/json" },
-        body: JSON.stringify({ title: `task ${job.i} of ${job.u.userId}`, description: job.i % 2 ? null : "seeded by the benchmark" }),
+        body: JSON.stringify({
+          title: `task ${job.i} of ${job.u.userId}`,
+          description: job.i % 2 ? null : "seeded by the benchmark",
+        }),
       });
       if (res.status !== 201) throw new Error(`seeding: POST /api/tasks answered ${res.status}: ${await res.text()}`);
       job.u.ids.push(((await res.json()) as { id: number }).id);

@@ -1,6 +1,7 @@
 // Builds and runs what the image ships (the compiled binary), and the bare Bun.serve ceiling.
-import type { Subprocess } from "bun";
+
 import { readFileSync } from "node:fs";
+import type { Subprocess } from "bun";
 
 const ROOT = `${import.meta.dir}/..`;
 
@@ -12,16 +13,27 @@ export async function buildBinary(outfile: string, ref?: string, entry = "./src/
     // Its own install: the baseline's lockfile and dependency patches, not the working tree's.
     await Bun.$`mkdir -p ${cwd} && git -C ${ROOT} archive ${ref} | tar -x -C ${cwd} && cd ${cwd} && bun install --frozen-lockfile`.quiet();
   }
-  const build = Bun.spawnSync(["bun", "build", "--compile", "--minify", "--sourcemap", entry, "--outfile", outfile], { cwd, stdout: "pipe", stderr: "pipe" });
+  const build = Bun.spawnSync(["bun", "build", "--compile", "--minify", "--sourcemap", entry, "--outfile", outfile], {
+    cwd,
+    stdout: "pipe",
+    stderr: "pipe",
+  });
   if (build.exitCode !== 0) throw new Error(`bun build failed:\n${build.stderr.toString()}`);
 }
 
-export interface Running { proc: Subprocess; url: string; stop(): Promise<void> }
+export interface Running {
+  proc: Subprocess;
+  url: string;
+  stop(): Promise<void>;
+}
 
 async function waitFor(url: string, proc: Subprocess, what: string) {
   for (let i = 0; i < 200; i++) {
     if (proc.exitCode !== null) throw new Error(`${what} exited with ${proc.exitCode} before answering ${url}`);
-    const ok = await fetch(url).then((r) => r.ok, () => false);
+    const ok = await fetch(url).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) return;
     await Bun.sleep(100);
   }
@@ -37,9 +49,20 @@ async function stop(proc: Subprocess) {
 }
 
 /** The service on `port`; its stdout (one JSON line per request) goes to `logFile`, e.g. /dev/null. */
-export async function startService(binary: string, env: Record<string, string>, port: number, logFile: string): Promise<Running> {
+export async function startService(
+  binary: string,
+  env: Record<string, string>,
+  port: number,
+  logFile: string,
+): Promise<Running> {
   const proc = Bun.spawn([binary], {
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOST: "127.0.0.1", PORT: String(port), NODE_ENV: "production", ...env },
+    env: {
+      PATH: process.env.PATH ?? "/usr/bin:/bin",
+      HOST: "127.0.0.1",
+      PORT: String(port),
+      NODE_ENV: "production",
+      ...env,
+    },
     stdout: Bun.file(logFile),
     stderr: "inherit",
   });
@@ -49,8 +72,17 @@ export async function startService(binary: string, env: Record<string, string>, 
 }
 
 /** The bare-server ceiling (bench/bare.ts, compiled like the service) on `port`, its log lines to `logFile`. */
-export async function startBare(binary: string, env: Record<string, string>, port: number, logFile: string): Promise<Running> {
-  const proc = Bun.spawn([binary], { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", PORT: String(port), ...env }, stdout: Bun.file(logFile), stderr: "inherit" });
+export async function startBare(
+  binary: string,
+  env: Record<string, string>,
+  port: number,
+  logFile: string,
+): Promise<Running> {
+  const proc = Bun.spawn([binary], {
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", PORT: String(port), ...env },
+    stdout: Bun.file(logFile),
+    stderr: "inherit",
+  });
   const url = `http://127.0.0.1:${port}`;
   await waitFor(`${url}/health/ready`, proc, "the bare server");
   return { proc, url, stop: () => stop(proc) };
@@ -63,7 +95,8 @@ export async function startHello(port: number): Promise<Running> {
   return { proc, url, stop: () => stop(proc) };
 }
 
-const childrenOf = (pid: number) => readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
+const childrenOf = (pid: number) =>
+  readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
 
 /**
  * CPU seconds (user + system) used so far by a process and its live descendants. Per request, this is

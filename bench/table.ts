@@ -14,7 +14,12 @@ export const FASTIFY: Record<string, { rps: number; p95: number } | undefined> =
 export const BARE = "bare";
 
 /** One scenario: its database ceiling and each target's median run, by target label. */
-export interface Row { scenario: string; db: Result; dbBun?: Result; results: Record<string, Result> }
+export interface Row {
+  scenario: string;
+  db: Result;
+  dbBun?: Result;
+  results: Record<string, Result>;
+}
 
 const ms = (v: number) => v.toFixed(v < 10 ? 2 : 1);
 const int = (v: number) => Math.round(v).toLocaleString("en-US");
@@ -26,21 +31,88 @@ const ratio = (a: number | undefined, b: number | undefined) => (a !== undefined
  * where time goes: req/s and CPU per request against the bare server, req/s against the database.
  */
 export function table(rows: Row[], hello: Result): string {
-  const head = ["scenario", "target", "req/s", "p50 ms", "p95 ms", "p99 ms", "errors", "CPU µs/req", "req/s x bare", "p99 / bare p99", "CPU / bare CPU", "req/s x DB", "x Fastify req/s"];
+  const head = [
+    "scenario",
+    "target",
+    "req/s",
+    "p50 ms",
+    "p95 ms",
+    "p99 ms",
+    "errors",
+    "CPU µs/req",
+    "req/s x bare",
+    "p99 / bare p99",
+    "CPU / bare CPU",
+    "req/s x DB",
+    "x Fastify req/s",
+  ];
   const lines: string[][] = [];
   for (const { scenario, db, dbBun, results } of rows) {
     const bare = results[BARE];
     for (const [label, r] of Object.entries(results)) {
       const fastify = label === BARE ? undefined : FASTIFY[scenario];
       lines.push([
-        scenario, label, int(r.rps), ms(r.p50), ms(r.p95), ms(r.p99), `${r.errors}/${int(r.requests)}`, cpu(r),
-        label === BARE ? "1.00x" : ratio(r.rps, bare?.rps), label === BARE ? "1.00x" : ratio(r.p99, bare?.p99),
-        label === BARE ? "1.00x" : ratio(r.cpuUsPerRequest, bare?.cpuUsPerRequest), ratio(r.rps, db.rps), fastify ? ratio(r.rps, fastify.rps) : "-",
+        scenario,
+        label,
+        int(r.rps),
+        ms(r.p50),
+        ms(r.p95),
+        ms(r.p99),
+        `${r.errors}/${int(r.requests)}`,
+        cpu(r),
+        label === BARE ? "1.00x" : ratio(r.rps, bare?.rps),
+        label === BARE ? "1.00x" : ratio(r.p99, bare?.p99),
+        label === BARE ? "1.00x" : ratio(r.cpuUsPerRequest, bare?.cpuUsPerRequest),
+        ratio(r.rps, db.rps),
+        fastify ? ratio(r.rps, fastify.rps) : "-",
       ]);
     }
-    lines.push([scenario, "DB ceiling", int(db.rps), ms(db.p50), ms(db.p95), ms(db.p99), `${db.errors}/${int(db.requests)}`, cpu(db), "", "", "", "1.00x", ""]);
-    if (dbBun) lines.push([scenario, "DB ceiling, Bun SQL", int(dbBun.rps), ms(dbBun.p50), ms(dbBun.p95), ms(dbBun.p99), `${dbBun.errors}/${int(dbBun.requests)}`, cpu(dbBun), "", "", "", ratio(dbBun.rps, db.rps), ""]);
+    lines.push([
+      scenario,
+      "DB ceiling",
+      int(db.rps),
+      ms(db.p50),
+      ms(db.p95),
+      ms(db.p99),
+      `${db.errors}/${int(db.requests)}`,
+      cpu(db),
+      "",
+      "",
+      "",
+      "1.00x",
+      "",
+    ]);
+    if (dbBun)
+      lines.push([
+        scenario,
+        "DB ceiling, Bun SQL",
+        int(dbBun.rps),
+        ms(dbBun.p50),
+        ms(dbBun.p95),
+        ms(dbBun.p99),
+        `${dbBun.errors}/${int(dbBun.requests)}`,
+        cpu(dbBun),
+        "",
+        "",
+        "",
+        ratio(dbBun.rps, db.rps),
+        "",
+      ]);
   }
-  lines.push(["hello", "bare Bun.serve, constant", int(hello.rps), ms(hello.p50), ms(hello.p95), ms(hello.p99), `${hello.errors}/${int(hello.requests)}`, cpu(hello), "", "", "", "", ""]);
+  lines.push([
+    "hello",
+    "bare Bun.serve, constant",
+    int(hello.rps),
+    ms(hello.p50),
+    ms(hello.p95),
+    ms(hello.p99),
+    `${hello.errors}/${int(hello.requests)}`,
+    cpu(hello),
+    "",
+    "",
+    "",
+    "",
+    "",
+  ]);
   return [head, head.map(() => "---"), ...lines].map((cells) => `| ${cells.join(" | ")} |`).join("\n");
 }

@@ -15,15 +15,30 @@ const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => Response
 const url = `http://127.0.0.1:${server.port}`;
 
 const verifier = verifierFromConfig(
-  { secret: SECRET, secretGenerated: false, betterAuthUrl: url, jwksUrl: undefined, issuer: undefined, audience: undefined },
+  {
+    secret: SECRET,
+    secretGenerated: false,
+    betterAuthUrl: url,
+    jwksUrl: undefined,
+    issuer: undefined,
+    audience: undefined,
+  },
   createLogger({ level: "error" }, () => {}),
 );
 const eddsa = await new SignJWT({ sub: "bench-user", id: "bench-user", email: "b@example.com", name: "B" })
-  .setProtectedHeader({ alg: "EdDSA", kid: "bench-key" }).setIssuedAt().setIssuer(url).setAudience(url).setExpirationTime("15m").sign(privateKey);
+  .setProtectedHeader({ alg: "EdDSA", kid: "bench-key" })
+  .setIssuedAt()
+  .setIssuer(url)
+  .setAudience(url)
+  .setExpirationTime("15m")
+  .sign(privateKey);
 const hs256 = await signDevToken(SECRET, "bench-user");
 await verifier.verify(eddsa); // fetch and import the key once, as the service does at startup
 
-for (const [label, token] of [["HS256 (secret)", hs256], ["EdDSA (cached JWKS)", eddsa]] as const) {
+for (const [label, token] of [
+  ["HS256 (secret)", hs256],
+  ["EdDSA (cached JWKS)", eddsa],
+] as const) {
   for (let i = 0; i < 500; i++) await verifier.verify(token); // warm up
   const start = performance.now();
   for (let i = 0; i < N; i++) await verifier.verify(token);

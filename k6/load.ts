@@ -7,18 +7,17 @@
 //
 //   BASE_URL=... BETTER_AUTH_SECRET=... RATE=150 DURATION=1m k6 run k6/load.ts
 import type { Options } from 'k6/options';
-import { CRUD_OPS, TREND_STATS, durationSeconds, envBool, envNum, envStr } from './lib/config.ts';
-import { cleanupRun, seedTasks, startRun, taskJourney } from './lib/journey.ts';
+import { CRUD_OPS, durationSeconds, envBool, envNum, envStr, TREND_STATS } from './lib/config.ts';
 import type { RunData } from './lib/journey.ts';
-import { ABORT_COUNTER, CLOCK_GAUGE, MARKER_THRESHOLDS } from './lib/markers.ts';
-import { opRows } from './lib/report.ts';
-import { fmtNum } from './lib/report.ts';
-import { stat } from './lib/summary-data.ts';
-import { summaryHandler } from './lib/summary.ts';
-import { LOAD_SCOPE, loadThresholds, loadVerdict } from './lib/load-plan.ts';
+import { cleanupRun, seedTasks, startRun, taskJourney } from './lib/journey.ts';
 import type { LoadPlan } from './lib/load-plan.ts';
-import { perSecond } from './lib/verdict.ts';
+import { LOAD_SCOPE, loadThresholds, loadVerdict } from './lib/load-plan.ts';
+import { ABORT_COUNTER, CLOCK_GAUGE, MARKER_THRESHOLDS } from './lib/markers.ts';
+import { fmtNum, opRows } from './lib/report.ts';
+import { summaryHandler } from './lib/summary.ts';
+import { stat } from './lib/summary-data.ts';
 import type { DeclaredThresholds } from './lib/verdict.ts';
+import { perSecond } from './lib/verdict.ts';
 
 const RATE = envNum('RATE', 60);
 const DURATION = envStr('DURATION', '1m');
@@ -36,7 +35,15 @@ const ERROR_RATE = envNum('ERROR_RATE', 0.001);
 /** Arrivals that may be dropped (no free VU), as a fraction of the planned RATE x DURATION. */
 const DROP_RATE = envNum('DROP_RATE', 0.001);
 
-const PLAN: LoadPlan = { rate: RATE, durationS: DURATION_S, p95Ms: P95_MS, p99Ms: P99_MS, errorRate: ERROR_RATE, dropRate: DROP_RATE, ops: CRUD_OPS };
+const PLAN: LoadPlan = {
+  rate: RATE,
+  durationS: DURATION_S,
+  p95Ms: P95_MS,
+  p99Ms: P99_MS,
+  errorRate: ERROR_RATE,
+  dropRate: DROP_RATE,
+  ops: CRUD_OPS,
+};
 const thresholds: DeclaredThresholds = loadThresholds(PLAN, MARKER_THRESHOLDS);
 
 export const options: Options = {
@@ -74,7 +81,10 @@ export function teardown(run: RunData): void {
 export const handleSummary = summaryHandler('load', (view, resolved) => {
   // The verdict checks the thresholds k6 actually ran with (CLI overrides included).
   const declared = (resolved as { thresholds?: DeclaredThresholds } | null)?.thresholds ?? thresholds;
-  const { decision, results, measured } = loadVerdict(view, declared, DURATION_S, { abort: ABORT_COUNTER, clock: CLOCK_GAUGE });
+  const { decision, results, measured } = loadVerdict(view, declared, DURATION_S, {
+    abort: ABORT_COUNTER,
+    clock: CLOCK_GAUGE,
+  });
   const journeys = stat(view, `iterations{${LOAD_SCOPE}}`, 'count');
   const requests = stat(view, `http_reqs{${LOAD_SCOPE}}`, 'count');
   const dropped = stat(view, `dropped_iterations{${LOAD_SCOPE}}`, 'count');

@@ -3,20 +3,20 @@
 //
 //   BASE_URL=http://localhost:8000 BETTER_AUTH_SECRET=... k6 run k6/smoke.ts
 import { check } from 'k6';
-import type { Response } from 'k6/http';
-import type { Options } from 'k6/options';
-import { Counter } from 'k6/metrics';
 import exec from 'k6/execution';
-import * as api from './lib/api.ts';
+import type { Response } from 'k6/http';
+import { Counter } from 'k6/metrics';
+import type { Options } from 'k6/options';
 import type { Task } from './lib/api.ts';
+import * as api from './lib/api.ts';
 import { AUTH_MODE, forgedToken, newRunId, otherUserToken, tokenForVu } from './lib/auth.ts';
-import { CRUD_OPS, TREND_STATS, envBool, perOpThresholds } from './lib/config.ts';
-import { ABORT_COUNTER, MARKER_THRESHOLDS, abortRun } from './lib/markers.ts';
+import { CRUD_OPS, envBool, perOpThresholds, TREND_STATS } from './lib/config.ts';
+import { ABORT_COUNTER, abortRun, MARKER_THRESHOLDS } from './lib/markers.ts';
 import { opRows } from './lib/report.ts';
-import { stat } from './lib/summary-data.ts';
 import { summaryHandler } from './lib/summary.ts';
-import { abortGuard, decide, evaluateThresholds } from './lib/verdict.ts';
+import { stat } from './lib/summary-data.ts';
 import type { DeclaredThresholds } from './lib/verdict.ts';
+import { abortGuard, decide, evaluateThresholds } from './lib/verdict.ts';
 
 /** SKIP_ISOLATION=true runs without the cross-user checks (one ready-made token only). */
 const SKIP_ISOLATION = envBool('SKIP_ISOLATION', false);
@@ -28,16 +28,16 @@ const completed = new Counter('smoke_walk_completed');
 const OPS = ['health', ...CRUD_OPS];
 
 const thresholds: DeclaredThresholds = {
-    checks: ['rate==1.0'],
-    // Expected 4xx are declared per request (responseCallback), so any
-    // failed request here is a real one.
-    http_req_failed: ['rate==0'],
-    smoke_walk_completed: ['count==1'],
-    // Generous bound; mainly here so the summary has a per-op table.
-    ...perOpThresholds(OPS, { http_req_duration: ['max<2000'], http_req_failed: ['rate==0'] }),
-    'http_req_duration{scenario:smoke}': ['max<2000'],
-    'http_req_failed{scenario:smoke}': ['rate==0'],
-    ...MARKER_THRESHOLDS,
+  checks: ['rate==1.0'],
+  // Expected 4xx are declared per request (responseCallback), so any
+  // failed request here is a real one.
+  http_req_failed: ['rate==0'],
+  smoke_walk_completed: ['count==1'],
+  // Generous bound; mainly here so the summary has a per-op table.
+  ...perOpThresholds(OPS, { http_req_duration: ['max<2000'], http_req_failed: ['rate==0'] }),
+  'http_req_duration{scenario:smoke}': ['max<2000'],
+  'http_req_failed{scenario:smoke}': ['rate==0'],
+  ...MARKER_THRESHOLDS,
 };
 
 export const options: Options = {
@@ -51,7 +51,9 @@ export const options: Options = {
 export function setup(): { runId: string } {
   // The isolation checks need a second user; without one the walk would prove less than it says.
   if (otherUserToken(1, 'setup') === null && !SKIP_ISOLATION) {
-    abortRun(`smoke: TOKENS has fewer than 2 tokens (mode ${AUTH_MODE}), so the cross-user checks cannot run; add a second token or set SKIP_ISOLATION=true`);
+    abortRun(
+      `smoke: TOKENS has fewer than 2 tokens (mode ${AUTH_MODE}), so the cross-user checks cannot run; add a second token or set SKIP_ISOLATION=true`,
+    );
   }
   return { runId: newRunId() };
 }
@@ -88,7 +90,8 @@ export default function (data: { runId: string }): void {
     'create: 201': (r) => r.status === 201,
     'create: body is a task with the sent fields': () =>
       task !== null && task.title === title && task.description === 'smoke test task' && task.status === 'pending',
-    'create: Location is /api/tasks/{id}': (r) => task !== null && api.header(r, 'Location') === `/api/tasks/${task.id}`,
+    'create: Location is /api/tasks/{id}': (r) =>
+      task !== null && api.header(r, 'Location') === `/api/tasks/${task.id}`,
     'create: ETag': () => nonEmpty(createdEtag),
   });
   if (task === null) {
@@ -197,7 +200,11 @@ export const handleSummary = summaryHandler('smoke', (view, resolved) => {
   const walked = stat(view, 'smoke_walk_completed', 'count');
   const decision = decide(view, results, [
     abortGuard(view, ABORT_COUNTER),
-    { name: 'walk reached its end', ok: walked === null ? null : walked === 1, detail: `smoke_walk_completed=${walked ?? 'n/a'}` },
+    {
+      name: 'walk reached its end',
+      ok: walked === null ? null : walked === 1,
+      detail: `smoke_walk_completed=${walked ?? 'n/a'}`,
+    },
   ]);
   return {
     decision,

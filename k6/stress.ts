@@ -7,18 +7,23 @@
 //
 //   BASE_URL=... BETTER_AUTH_SECRET=... STEP_RATES=50,100,150,200 STEP_DURATION=10s k6 run k6/stress.ts
 import type { Options, Scenario } from 'k6/options';
-import { CRUD_OPS, TREND_STATS, durationSeconds, envBool, envNum, envStr } from './lib/config.ts';
-import { cleanupRun, startRun, taskJourney } from './lib/journey.ts';
+import { CRUD_OPS, durationSeconds, envBool, envNum, envStr, TREND_STATS } from './lib/config.ts';
 import type { RunData } from './lib/journey.ts';
+import { cleanupRun, startRun, taskJourney } from './lib/journey.ts';
 import { ABORT_COUNTER, MARKER_THRESHOLDS } from './lib/markers.ts';
 import { fmtMs, fmtNum, fmtPct, opRows } from './lib/report.ts';
-import { analyzeSteps, gateThresholds, highestHeld, observeThresholds, planSteps, stepRates } from './lib/steps.ts';
 import type { StepLimits } from './lib/steps.ts';
+import { analyzeSteps, gateThresholds, highestHeld, observeThresholds, planSteps, stepRates } from './lib/steps.ts';
 import { summaryHandler } from './lib/summary.ts';
-import { abortGuard, decide, evaluateThresholds } from './lib/verdict.ts';
 import type { Guard } from './lib/verdict.ts';
+import { abortGuard, decide, evaluateThresholds } from './lib/verdict.ts';
 
-const RATES = stepRates(envStr('STEP_RATES', ''), envNum('START_RATE', 40), envNum('MAX_RATE', 320), envNum('STEP_FACTOR', 1.5));
+const RATES = stepRates(
+  envStr('STEP_RATES', ''),
+  envNum('START_RATE', 40),
+  envNum('MAX_RATE', 320),
+  envNum('STEP_FACTOR', 1.5),
+);
 const STEP_S = durationSeconds(envStr('STEP_DURATION', '10s'));
 const GAP_S = durationSeconds(envStr('STEP_GAP', '2s'));
 const VU_BUDGET_S = envNum('VU_BUDGET_S', 1);
@@ -88,7 +93,9 @@ export const handleSummary = summaryHandler('stress', (view) => {
     held === null
       ? 'highest sustained rate: none (the first step did not hold)'
       : `highest sustained rate: ${held.rate} journeys/s (${held.rate * 5} req/s)` +
-        (broke === undefined ? ', the whole plan held' : `; broke at ${broke.rate}: ${broke.problems.join(', ') || 'figures missing'}`),
+        (broke === undefined
+          ? ', the whole plan held'
+          : `; broke at ${broke.rate}: ${broke.problems.join(', ') || 'figures missing'}`),
     '',
     'step        rate  completed  dropped       p95  worst op p95     errors  held',
   ];

@@ -43,78 +43,111 @@ function corsFor(origins: string[]) {
   return cors({
     origin: any ? "*" : (request) => listed.has(request.headers.get("origin") ?? ""),
     credentials: !any,
-    exposeHeaders: ["X-Total-Count", "Location", "ETag", "X-Request-Id", "Link", "Retry-After", "RateLimit", "RateLimit-Policy", "Idempotent-Replayed"],
+    exposeHeaders: [
+      "X-Total-Count",
+      "Location",
+      "ETag",
+      "X-Request-Id",
+      "Link",
+      "Retry-After",
+      "RateLimit",
+      "RateLimit-Policy",
+      "Idempotent-Replayed",
+    ],
     allowedHeaders: ["Authorization", "Content-Type", "If-Match", "X-Request-Id", "Idempotency-Key"],
     maxAge: 600,
   });
 }
 
-interface RequestState { id: string; start: number; authFailure?: string; client?: string | null }
+interface RequestState {
+  id: string;
+  start: number;
+  authFailure?: string;
+  client?: string | null;
+}
 
 /** Builds the whole HTTP app; opens no port, so tests and benchmarks run exactly what the server runs. */
-export function createApp({ config, database, verifier, logger, lifecycle = createLifecycle("serving"), clock }: AppDeps) {
+export function createApp({
+  config,
+  database,
+  verifier,
+  logger,
+  lifecycle = createLifecycle("serving"),
+  clock,
+}: AppDeps) {
   const state = new WeakMap<Request, RequestState>();
   const requestId = (request: Request) => state.get(request)?.id ?? "";
 
-  return new Elysia(elysiaConfig)
-    .onRequest(({ request, set }) => {
-      const given = request.headers.get("x-request-id");
-      const id = given && SANE_REQUEST_ID.test(given) ? given : crypto.randomUUID();
-      state.set(request, { id, start: performance.now() });
-      set.headers["x-request-id"] = id;
-      if (Number(request.headers.get("content-length") ?? 0) > MAX_BODY_BYTES) {
-        throw new HttpError(413, `Request body is larger than ${MAX_BODY_BYTES} bytes`);
-      }
-    })
-    // Our own body reader: the 64 KiB limit holds whether or not the client sent Content-Length.
-    .onParse(async ({ request, path, contentType }) => {
-      // Every /api route needs a token: check it before the body is read, so an anonymous client can
-      // neither make us buffer a body nor learn from a 422 what a route accepts.
-      if (path.startsWith("/api/")) await authenticate(verifier, request);
-      const bytes = await request.arrayBuffer();
-      if (bytes.byteLength > MAX_BODY_BYTES) throw new HttpError(413, `Request body is larger than ${MAX_BODY_BYTES} bytes`);
-      const text = utf8.decode(bytes);
-      if (!contentType.includes("json")) return text;
-      try {
-        return JSON.parse(text);
-      } catch (error) {
-        throw new ParseError(error as Error);
-      }
-    })
-    .onError(({ code, error, request, set, server }) => {
-      const id = requestId(request);
-      // Elysia wraps what the body parser throws; the authentication there is ours.
-      const cause = code === "PARSE" ? (error as Error)?.cause : error;
-      if (cause instanceof AuthError) {
-        // Noted for the request's one log line, not logged apart: a token spray must not double the logs.
+  return (
+    new Elysia(elysiaConfig)
+      .onRequest(({ request, set }) => {
+        const given = request.headers.get("x-request-id");
+        const id = given && SANE_REQUEST_ID.test(given) ? given : crypto.randomUUID();
+        state.set(request, { id, start: performance.now() });
+        set.headers["x-request-id"] = id;
+        if (Number(request.headers.get("content-length") ?? 0) > MAX_BODY_BYTES) {
+          throw new HttpError(413, `Request body is larger than ${MAX_BODY_BYTES} bytes`);
+        }
+      })
+      // Our own body reader: the 64 KiB limit holds whether or not the client sent Content-Length.
+      .onParse(async ({ request, path, contentType }) => {
+        // Every /api route needs a token: check it before the body is read, so an anonymous client can
+        // neither make us buffer a body nor learn from a 422 what a route accepts.
+        if (path.startsWith("/api/")) await authenticate(verifier, request);
+        const bytes = await request.arrayBuffer();
+        if (bytes.byteLength > MAX_BODY_BYTES)
+          throw new HttpError(413, `Request body is larger than ${MAX_BODY_BYTES} bytes`);
+        const text = utf8.decode(bytes);
+        if (!contentType.includes("json")) return text;
+        try {
+          return JSON.parse(text);
+        } catch (error) {
+          throw new ParseError(error as Error);
+        }
+      })
+      .onError(({ code, error, request, set, server }) => {
+        const id = requestId(request);
+        // Elysia wraps what the body parser throws; the authentication there is ours.
+        const cause = code === "PARSE" ? (error as Error)?.cause : error;
+        if (cause instanceof AuthError) {
+          // Noted for the request's one log line, not logged apart: a token spray must not double the logs.
+          const s = state.get(request);
+          if (s) Object.assign(s, { authFailure: cause.reason, client: server?.requestIP(request)?.address ?? null });
+        }
+        const { status, body, headers } = errorResponse(code, error, logger, id);
+        set.status = status;
+        Object.assign(set.headers, headers);
+        return body;
+      })
+      .onAfterResponse(({ request, path, set, ...context }) => {
         const s = state.get(request);
-        if (s) Object.assign(s, { authFailure: cause.reason, client: server?.requestIP(request)?.address ?? null });
-      }
-      const { status, body, headers } = errorResponse(code, error, logger, id);
-      set.status = status;
-      Object.assign(set.headers, headers);
-      return body;
-    })
-    .onAfterResponse(({ request, path, set, ...context }) => {
-      const s = state.get(request);
-      if (!s) return;
-      const userId = (context as { userId?: string }).userId;
-      // Health probes arrive every few seconds from orchestrators; keep them out of info logs.
-      const log = s.authFailure !== undefined ? logger.warn : path.startsWith("/health") ? logger.debug : logger.info;
-      log("request", {
-        request_id: s.id, method: request.method, path, status: set.status,
-        duration_ms: Math.round((performance.now() - s.start) * 100) / 100,
-        ...(userId ? { user_id: userId } : {}),
-        ...(s.authFailure !== undefined ? { auth_failure: s.authFailure, client: s.client } : {}),
-      });
-    })
-    .use(corsFor(config.corsOrigins))
-    .use(docsRoutes())
-    .use(healthRoutes({ database, lifecycle, logger }))
-    .use(taskRoutes({
-      database, verifier, limits: createLimits(config.fairShare, clock), maxTasksPerUser: config.fairShare.maxTasksPerUser,
-      writes: idempotentWrites({ database, ttlHours: config.idempotencyKeyTtlHours ?? 24, logger }),
-    }));
+        if (!s) return;
+        const userId = (context as { userId?: string }).userId;
+        // Health probes arrive every few seconds from orchestrators; keep them out of info logs.
+        const log = s.authFailure !== undefined ? logger.warn : path.startsWith("/health") ? logger.debug : logger.info;
+        log("request", {
+          request_id: s.id,
+          method: request.method,
+          path,
+          status: set.status,
+          duration_ms: Math.round((performance.now() - s.start) * 100) / 100,
+          ...(userId ? { user_id: userId } : {}),
+          ...(s.authFailure !== undefined ? { auth_failure: s.authFailure, client: s.client } : {}),
+        });
+      })
+      .use(corsFor(config.corsOrigins))
+      .use(docsRoutes())
+      .use(healthRoutes({ database, lifecycle, logger }))
+      .use(
+        taskRoutes({
+          database,
+          verifier,
+          limits: createLimits(config.fairShare, clock),
+          maxTasksPerUser: config.fairShare.maxTasksPerUser,
+          writes: idempotentWrites({ database, ttlHours: config.idempotencyKeyTtlHours ?? 24, logger }),
+        }),
+      )
+  );
 }
 
 export type App = ReturnType<typeof createApp>;

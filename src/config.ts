@@ -21,7 +21,11 @@ export interface DatabaseLimits {
 }
 
 export const DEFAULT_DATABASE_LIMITS: DatabaseLimits = Object.freeze({
-  connectTimeoutMs: 1000, statementTimeoutMs: 5000, queueTimeoutMs: 2000, startupTimeoutMs: 30_000, pipeline: 10,
+  connectTimeoutMs: 1000,
+  statementTimeoutMs: 5000,
+  queueTimeoutMs: 2000,
+  startupTimeoutMs: 30_000,
+  pipeline: 10,
 });
 
 /** Fair share between users (see src/limits and the quota in the tasks repository); 0 turns a limit off. */
@@ -34,7 +38,11 @@ export interface FairShareConfig {
 }
 
 export const DEFAULT_FAIR_SHARE: FairShareConfig = Object.freeze({
-  rateLimitPerMinute: 600, rateLimitBurst: 100, userConcurrency: 4, userQueueTimeoutMs: 2000, maxTasksPerUser: 10_000,
+  rateLimitPerMinute: 600,
+  rateLimitBurst: 100,
+  userConcurrency: 4,
+  userQueueTimeoutMs: 2000,
+  maxTasksPerUser: 10_000,
 });
 
 export interface AuthConfig {
@@ -151,7 +159,10 @@ export function loadConfig(env: Env, { needsDatabase = true }: { needsDatabase?:
     maxTasksPerUser: integer("MAX_TASKS_PER_USER", f.maxTasksPerUser, 0, 1_000_000_000),
   });
 
-  const corsOrigins = (get("CORS_ORIGINS") ?? "").split(",").map((o) => o.trim()).filter(Boolean);
+  const corsOrigins = (get("CORS_ORIGINS") ?? "")
+    .split(",")
+    .map((o) => o.trim())
+    .filter(Boolean);
   for (const origin of corsOrigins) {
     if (origin !== "*" && (!URL.canParse(origin) || new URL(origin).origin !== origin.replace(/\/$/, ""))) {
       problems.push(`CORS_ORIGINS must be a comma-separated list of origins like https://app.example.com`);
@@ -188,7 +199,8 @@ export function loadConfig(env: Env, { needsDatabase = true }: { needsDatabase?:
     }
     let secretGenerated = false;
     if (secret === undefined && betterAuthUrl === undefined && jwksUrl === undefined) {
-      if (production) problems.push("BETTER_AUTH_SECRET (or BETTER_AUTH_URL / JWKS_URL) is required when NODE_ENV=production");
+      if (production)
+        problems.push("BETTER_AUTH_SECRET (or BETTER_AUTH_URL / JWKS_URL) is required when NODE_ENV=production");
       secret = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url");
       secretGenerated = true;
     }

@@ -1,6 +1,6 @@
 // GET /docs (Scalar's API reference) and GET /openapi.json. The page's script is the installed,
 // pinned @scalar/api-reference bundle served by the app itself, so the page works offline.
-import { openapi, type ElysiaOpenAPIConfig } from "@elysiajs/openapi";
+import { type ElysiaOpenAPIConfig, openapi } from "@elysiajs/openapi";
 import { Elysia } from "elysia";
 // By path: the package's exports do not list its browser bundle. `type: "file"` embeds the file in
 // the compiled binary (bun build --compile), so the container image needs no node_modules.
@@ -16,7 +16,9 @@ const SPEC_PATH = "/openapi.json";
 let bundle: Promise<{ plain: Uint8Array; gzip: Uint8Array }> | undefined;
 // Read and compressed on first use (4.8 MB, 1.3 MB gzipped), then kept: most processes never serve it.
 const loadBundle = () =>
-  (bundle ??= Bun.file(scalarBundlePath).bytes().then((plain) => ({ plain, gzip: Bun.gzipSync(plain) })));
+  (bundle ??= Bun.file(scalarBundlePath)
+    .bytes()
+    .then((plain) => ({ plain, gzip: Bun.gzipSync(plain) })));
 
 type Document = { paths?: Record<string, Record<string, { responses?: Record<string, { content?: unknown }> }>> };
 
@@ -41,29 +43,42 @@ function dropVoidContent(document: Document): Document {
 
 export function docsRoutes() {
   return new Elysia({ ...elysiaConfig, name: "docs" })
-    .onAfterHandle(({ path, responseValue }) => (path === SPEC_PATH ? dropVoidContent(responseValue as Document) : undefined))
-    .use(openapi({
-      path: "/docs",
-      specPath: SPEC_PATH,
-      exclude: { paths: ["/docs", SPEC_PATH, SCRIPT_PATH] },
-      // No fonts from Scalar's CDN, no telemetry. (The cast: the plugin types this option with
-      // @scalar/types' resolved configuration, every field required, though it fills the defaults itself.)
-      scalar: { cdn: SCRIPT_PATH, withDefaultFonts: false, telemetry: false } as ElysiaOpenAPIConfig["scalar"],
-      documentation: {
-        info: { title: "Tasks API", version: "0.1.0", description: "Each signed-in user's tasks. Authenticate with a Better Auth JWT: `Authorization: Bearer <token>`." },
-        components: { securitySchemes: { bearerAuth: { type: "http", scheme: "bearer", bearerFormat: "JWT" } } },
-      },
-    }))
-    .get(SCRIPT_PATH, async ({ request }) => {
-      const { plain, gzip } = await loadBundle();
-      const gzipped = /\bgzip\b/.test(request.headers.get("accept-encoding") ?? "");
-      return new Response(gzipped ? gzip : plain, {
-        headers: {
-          "content-type": "text/javascript; charset=utf-8",
-          "cache-control": CACHE,
-          vary: "Accept-Encoding",
-          ...(gzipped ? { "content-encoding": "gzip" } : {}),
+    .onAfterHandle(({ path, responseValue }) =>
+      path === SPEC_PATH ? dropVoidContent(responseValue as Document) : undefined,
+    )
+    .use(
+      openapi({
+        path: "/docs",
+        specPath: SPEC_PATH,
+        exclude: { paths: ["/docs", SPEC_PATH, SCRIPT_PATH] },
+        // No fonts from Scalar's CDN, no telemetry. (The cast: the plugin types this option with
+        // @scalar/types' resolved configuration, every field required, though it fills the defaults itself.)
+        scalar: { cdn: SCRIPT_PATH, withDefaultFonts: false, telemetry: false } as ElysiaOpenAPIConfig["scalar"],
+        documentation: {
+          info: {
+            title: "Tasks API",
+            version: "0.1.0",
+            description:
+              "Each signed-in user's tasks. Authenticate with a Better Auth JWT: `Authorization: Bearer <token>`.",
+          },
+          components: { securitySchemes: { bearerAuth: { type: "http", scheme: "bearer", bearerFormat: "JWT" } } },
         },
-      });
-    }, { detail: { hide: true } });
+      }),
+    )
+    .get(
+      SCRIPT_PATH,
+      async ({ request }) => {
+        const { plain, gzip } = await loadBundle();
+        const gzipped = /\bgzip\b/.test(request.headers.get("accept-encoding") ?? "");
+        return new Response(gzipped ? gzip : plain, {
+          headers: {
+            "content-type": "text/javascript; charset=utf-8",
+            "cache-control": CACHE,
+            vary: "Accept-Encoding",
+            ...(gzipped ? { "content-encoding": "gzip" } : {}),
+          },
+        });
+      },
+      { detail: { hide: true } },
+    );
 }

@@ -1,7 +1,7 @@
 // The one place that turns anything thrown into a response, and logs what the client is not told.
 import type { ValidationError } from "elysia";
-import { databaseUnavailable, DatabaseBusyError, DatabaseStuckError, HttpError } from "./errors";
 import { driverError, isDatabaseUnavailable, isResourceError } from "./db/sqlstate";
+import { DatabaseBusyError, DatabaseStuckError, databaseUnavailable, HttpError } from "./errors";
 import type { Logger } from "./logger";
 import { bodyNotJson, fieldErrors } from "./validation";
 
@@ -14,14 +14,23 @@ export interface ErrorResponse {
 const UNAVAILABLE_LOG_INTERVAL_MS = 5000;
 const unavailableLog = { quietUntil: -Infinity, suppressed: 0 };
 
-const answer = (error: HttpError): ErrorResponse => ({ status: error.status, body: { detail: error.detail }, headers: error.headers });
+const answer = (error: HttpError): ErrorResponse => ({
+  status: error.status,
+  body: { detail: error.detail },
+  headers: error.headers,
+});
 
 /** `code` is Elysia's error code ("VALIDATION", "PARSE", "NOT_FOUND", ...) or a status. */
 export function errorResponse(code: string | number, error: unknown, log: Logger, requestId: string): ErrorResponse {
   // Elysia wraps whatever a body parser throws (our 413 included) in its own ParseError.
   if (code === "PARSE" && (error as Error)?.cause instanceof HttpError) error = (error as Error).cause;
-  if (error instanceof DatabaseStuckError) log.error("database did not answer in time; the statement was cancelled", { request_id: requestId, waited_ms: error.waitedMs });
-  if (error instanceof DatabaseBusyError) log.warn("database busy: no connection came free in time", { request_id: requestId, waited_ms: error.waitedMs });
+  if (error instanceof DatabaseStuckError)
+    log.error("database did not answer in time; the statement was cancelled", {
+      request_id: requestId,
+      waited_ms: error.waitedMs,
+    });
+  if (error instanceof DatabaseBusyError)
+    log.warn("database busy: no connection came free in time", { request_id: requestId, waited_ms: error.waitedMs });
   if (error instanceof HttpError) return answer(error);
   if (code === "VALIDATION") return { status: 422, body: { detail: fieldErrors(error as ValidationError) } };
   if (code === "PARSE") return { status: 422, body: { detail: bodyNotJson } };
@@ -32,7 +41,11 @@ export function errorResponse(code: string | number, error: unknown, log: Logger
     // (Resource errors only; a lost connection keeps its line per request, with the request id.)
     const now = performance.now();
     if (!isResourceError(error) || now >= unavailableLog.quietUntil) {
-      log.error("database unavailable", { request_id: requestId, error: describe(driverError(error)), ...(unavailableLog.suppressed > 0 ? { suppressed_since_last: unavailableLog.suppressed } : {}) });
+      log.error("database unavailable", {
+        request_id: requestId,
+        error: describe(driverError(error)),
+        ...(unavailableLog.suppressed > 0 ? { suppressed_since_last: unavailableLog.suppressed } : {}),
+      });
       unavailableLog.suppressed = 0;
       unavailableLog.quietUntil = now + UNAVAILABLE_LOG_INTERVAL_MS;
     } else unavailableLog.suppressed++;

@@ -13,11 +13,13 @@ export class HttpError extends Error {
 
 export class AuthError extends HttpError {
   /** `reason` is for the log only; the client sees `detail`. */
-  constructor(detail: "Not authenticated" | "Token expired" | "Invalid token", readonly reason: string) {
+  constructor(
+    detail: "Not authenticated" | "Token expired" | "Invalid token",
+    readonly reason: string,
+  ) {
     super(401, detail, {
-      "www-authenticate": detail === "Not authenticated"
-        ? "Bearer"
-        : `Bearer error="invalid_token", error_description="${detail}"`,
+      "www-authenticate":
+        detail === "Not authenticated" ? "Bearer" : `Bearer error="invalid_token", error_description="${detail}"`,
     });
   }
 }

@@ -1,12 +1,12 @@
 // Entry point: `tasks-api [serve|migrate|token|healthcheck]`. Starts and stops things; app.ts builds.
-import { createApp, MAX_BODY_BYTES, type App } from "./app";
+import { type App, createApp, MAX_BODY_BYTES } from "./app";
 import { cachedVerifier } from "./auth/cache";
-import { parseTtl, signDevToken } from "./auth/token";
 import { verifierFromConfig } from "./auth/from-config";
-import { ConfigError, loadConfig, type Config } from "./config";
-import { openDatabase, type Database } from "./db/client";
-import { waitForDatabase } from "./db/startup";
+import { parseTtl, signDevToken } from "./auth/token";
+import { type Config, ConfigError, loadConfig } from "./config";
+import { type Database, openDatabase } from "./db/client";
 import { isDatabaseUnavailable } from "./db/sqlstate";
+import { waitForDatabase } from "./db/startup";
 import { probeReadiness } from "./health/probe";
 import { createLifecycle } from "./lifecycle";
 import { createLogger } from "./logger";
@@ -42,7 +42,10 @@ async function serve(config: Config) {
     stopping = true;
     const wasServing = lifecycle.phase === "serving";
     lifecycle.draining();
-    logger.info("shutting down", { signal, ...(wasServing && config.shutdownDrainMs > 0 ? { drain_ms: config.shutdownDrainMs } : {}) });
+    logger.info("shutting down", {
+      signal,
+      ...(wasServing && config.shutdownDrainMs > 0 ? { drain_ms: config.shutdownDrainMs } : {}),
+    });
     if (!wasServing) {
       // Nothing was accepted but 503s and probes; a pending connect or lock wait dies with the process
       // (PostgreSQL rolls back an unfinished migration and releases its lock).
@@ -70,14 +73,19 @@ async function serve(config: Config) {
   // That is a lost connection, already answered as 503 and reconnected on demand: log it, keep serving.
   // Anything else leaves the process in an unknown state: exit and let the supervisor restart it.
   const escaped = (kind: string) => (error: unknown) => {
-    logger.error(kind, { error: (error as Error)?.message ?? String(error), code: (error as { code?: unknown } | undefined)?.code });
+    logger.error(kind, {
+      error: (error as Error)?.message ?? String(error),
+      code: (error as { code?: unknown } | undefined)?.code,
+    });
     if (!isDatabaseUnavailable(error)) process.exit(1);
   };
   process.on("uncaughtException", escaped("uncaught exception"));
   process.on("unhandledRejection", escaped("unhandled rejection"));
 
   // postgres.js connects lazily, so this returns at once; only the embedded database loads here.
-  database = await openDatabase(config.database, config.databaseLimits).catch((error) => fail(`cannot open the database: ${error?.message ?? error}`));
+  database = await openDatabase(config.database, config.databaseLimits).catch((error) =>
+    fail(`cannot open the database: ${error?.message ?? error}`),
+  );
   const verifier = verifierFromConfig(config.auth, logger);
   void verifier.prefetch(); // warm the JWKS cache without delaying startup
   app = createApp({ config, database, verifier: cachedVerifier(verifier), logger, lifecycle });
@@ -93,7 +101,9 @@ async function serve(config: Config) {
   const url = `http://${config.host}:${app.server?.port}`;
   logger.info("listening", { url, database: database.kind });
 
-  await waitForDatabase(database, { timeoutMs: config.databaseLimits.startupTimeoutMs, logger }).catch((error) => fail(error?.message ?? String(error)));
+  await waitForDatabase(database, { timeoutMs: config.databaseLimits.startupTimeoutMs, logger }).catch((error) =>
+    fail(error?.message ?? String(error)),
+  );
   if (config.migrateOnStart) {
     const applied = await database.migrate().catch((error) => fail(`migrations failed: ${error?.message ?? error}`));
     logger.info("migrations applied", { applied });
@@ -101,7 +111,10 @@ async function serve(config: Config) {
   if (stopping) return;
   if (config.auth.secretGenerated && config.auth.secret) {
     const token = await signDevToken(config.auth.secret, "dev-user", { ttlSeconds: 24 * 3600 });
-    logger.warn("BETTER_AUTH_SECRET is not set: using a throwaway secret for this run only (development). Tokens die with the process.", { dev_token_sub: "dev-user" });
+    logger.warn(
+      "BETTER_AUTH_SECRET is not set: using a throwaway secret for this run only (development). Tokens die with the process.",
+      { dev_token_sub: "dev-user" },
+    );
     process.stdout.write(`\n  Development token (sub=dev-user, valid 24h):\n  ${token}\n\n`);
   }
 
@@ -110,7 +123,9 @@ async function serve(config: Config) {
 }
 
 async function migrateCommand(config: Config) {
-  const database = await openDatabase(config.database).catch((error) => fail(`cannot open the database: ${error?.message ?? error}`));
+  const database = await openDatabase(config.database).catch((error) =>
+    fail(`cannot open the database: ${error?.message ?? error}`),
+  );
   const applied = await database.migrate().catch((error) => fail(`migrations failed: ${error?.message ?? error}`));
   await database.close();
   process.stdout.write(`migrations: ${applied} applied\n`);
@@ -125,16 +140,32 @@ async function tokenCommand(config: Config, args: string[]) {
   const ttl = parseTtl(flag("ttl") ?? "1h");
   if (!sub) fail("usage: bun run token --sub <user id> [--ttl 1h]");
   if (ttl === undefined) fail("--ttl must look like 90s, 15m, 1h or 7d");
-  if (!config.auth.secret || config.auth.secretGenerated) fail("BETTER_AUTH_SECRET is not set, so no token could be verified by the service; set it (e.g. in .env) first");
-  process.stdout.write((await signDevToken(config.auth.secret, sub, { ttlSeconds: ttl, issuer: config.auth.issuer, audience: config.auth.audience })) + "\n");
+  if (!config.auth.secret || config.auth.secretGenerated)
+    fail("BETTER_AUTH_SECRET is not set, so no token could be verified by the service; set it (e.g. in .env) first");
+  process.stdout.write(
+    (await signDevToken(config.auth.secret, sub, {
+      ttlSeconds: ttl,
+      issuer: config.auth.issuer,
+      audience: config.auth.audience,
+    })) + "\n",
+  );
 }
 
 const [command = "serve", ...args] = process.argv.slice(2);
 const config = readConfig(command);
 switch (command) {
-  case "serve": await serve(config); break;
-  case "migrate": await migrateCommand(config); break;
-  case "token": await tokenCommand(config, args); break;
-  case "healthcheck": process.exit((await probeReadiness(config.port)) ? 0 : 1); break;
-  default: fail(`unknown command "${command}" (expected serve, migrate, token or healthcheck)`);
+  case "serve":
+    await serve(config);
+    break;
+  case "migrate":
+    await migrateCommand(config);
+    break;
+  case "token":
+    await tokenCommand(config, args);
+    break;
+  case "healthcheck":
+    process.exit((await probeReadiness(config.port)) ? 0 : 1);
+    break;
+  default:
+    fail(`unknown command "${command}" (expected serve, migrate, token or healthcheck)`);
 }

@@ -17,7 +17,8 @@ const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 4
  * the line never holds a key twice.
  */
 function jsonLine(time: string, level: LogLevel, msg: string, fields: LogFields | undefined): string {
-  if (fields && ("time" in fields || "level" in fields || "msg" in fields)) return JSON.stringify({ time, level, msg, ...fields });
+  if (fields && ("time" in fields || "level" in fields || "msg" in fields))
+    return JSON.stringify({ time, level, msg, ...fields });
   const rest = fields ? JSON.stringify(fields) : "{}";
   return `{"time":"${time}","level":"${level}","msg":${JSON.stringify(msg)}${rest.length > 2 ? `,${rest.slice(1)}` : "}"}`;
 }
@@ -32,7 +33,12 @@ export function createLogger(
     if (RANK[lvl] < min) return;
     const time = isoTime(new Date());
     if (format === "pretty") {
-      const rest = fields ? " " + Object.entries(fields).map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`).join(" ") : "";
+      const rest = fields
+        ? " " +
+          Object.entries(fields)
+            .map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
+            .join(" ")
+        : "";
       write(`${time.slice(11, 23)} ${lvl.toUpperCase().padEnd(5)} ${msg}${rest}`);
     } else {
       write(jsonLine(time, lvl, msg, fields));

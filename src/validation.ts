@@ -1,7 +1,8 @@
 // Elysia/TypeBox validation errors in FastAPI's shape, the `detail` of every 422: [{loc, msg, type}].
-import { ValueErrorType, type ValueError } from "@sinclair/typebox/errors";
-import { Value } from "@sinclair/typebox/value";
+
 import type { TSchema } from "@sinclair/typebox";
+import { type ValueError, ValueErrorType } from "@sinclair/typebox/errors";
+import { Value } from "@sinclair/typebox/value";
 import type { ValidationError } from "elysia";
 
 export interface FieldError {
@@ -34,7 +35,10 @@ const MAX_FIELD_ERRORS = 64;
 function* valueErrors(error: ValidationError): Generator<ValueError> {
   // A compiled TypeCheck has its own Errors(); a plain schema goes through Value.Errors.
   const validator = error.validator as { Errors?: (value: unknown) => Iterable<ValueError> } | undefined;
-  const errors = typeof validator?.Errors === "function" ? validator.Errors(error.value) : Value.Errors(validator as unknown as TSchema, error.value);
+  const errors =
+    typeof validator?.Errors === "function"
+      ? validator.Errors(error.value)
+      : Value.Errors(validator as unknown as TSchema, error.value);
   let count = 0;
   for (const e of errors) {
     if (count++ >= MAX_FIELD_ERRORS) return;
@@ -47,7 +51,10 @@ export function fieldErrors(error: ValidationError): FieldError[] {
   const seen = new Set<string>();
   const out: FieldError[] = [];
   for (const e of valueErrors(error)) {
-    const path: (string | number)[] = String(e.path ?? "").split("/").filter(Boolean).map((p) => (/^\d+$/.test(p) ? Number(p) : p));
+    const path: (string | number)[] = String(e.path ?? "")
+      .split("/")
+      .filter(Boolean)
+      .map((p) => (/^\d+$/.test(p) ? Number(p) : p));
     // A union reports once per branch; one line per field is what a client can act on.
     const key = path.join("/");
     if (seen.has(key)) continue;
@@ -55,7 +62,14 @@ export function fieldErrors(error: ValidationError): FieldError[] {
     const custom = e.schema?.error;
     out.push({
       loc: [source, ...path],
-      msg: typeof custom === "string" ? custom : e.type === ValueErrorType.ObjectRequiredProperty ? "Field required" : typeof e.message === "string" ? e.message : "Invalid value",
+      msg:
+        typeof custom === "string"
+          ? custom
+          : e.type === ValueErrorType.ObjectRequiredProperty
+            ? "Field required"
+            : typeof e.message === "string"
+              ? e.message
+              : "Invalid value",
       type: TYPE_NAMES[e.type as ValueErrorType] ?? "value_error",
     });
   }

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { openDatabase } from "../src/db/client";
 import { createFreshDatabase } from "./setup";
-import { buildApp, newUser, tokenFor, type TestApp } from "./support/app";
+import { buildApp, newUser, type TestApp, tokenFor } from "./support/app";
 
 let api: TestApp;
 // The first file to ask starts the run's database, which takes a few seconds on a cold PGlite.
@@ -10,7 +10,8 @@ beforeAll(async () => {
 }, 30_000);
 
 // A real postgres.js pool pointed at a port where nothing listens: every query fails to connect.
-const unreachable = () => openDatabase({ kind: "postgres", url: "postgres://postgres:s3cret-pw@127.0.0.1:9/none", poolMax: 1, prepare: true, });
+const unreachable = () =>
+  openDatabase({ kind: "postgres", url: "postgres://postgres:s3cret-pw@127.0.0.1:9/none", poolMax: 1, prepare: true });
 
 describe("health", () => {
   test("GET /health answers 200 ok", async () => {
@@ -49,11 +50,16 @@ describe("failures", () => {
     // A real database without the tasks table: the query fails inside PostgreSQL. (A fresh database
     // on the server when there is one: a second PGlite takes seconds to start on a loaded machine.)
     const fresh = process.env.TEST_DATABASE_URL ? await createFreshDatabase("tasks_empty") : undefined;
-    const empty = await openDatabase(fresh
-      ? { kind: "postgres", url: fresh.url, poolMax: 1, prepare: true }
-      : { kind: "pglite", dataDir: undefined, poolMax: 1 });
+    const empty = await openDatabase(
+      fresh
+        ? { kind: "postgres", url: fresh.url, poolMax: 1, prepare: true }
+        : { kind: "pglite", dataDir: undefined, poolMax: 1 },
+    );
     const broken = await buildApp({ database: empty });
-    const res = await broken.request("GET", "/api/tasks", { token: await tokenFor(newUser()), headers: { "x-request-id": "req-500" } });
+    const res = await broken.request("GET", "/api/tasks", {
+      token: await tokenFor(newUser()),
+      headers: { "x-request-id": "req-500" },
+    });
     expect(res.status).toBe(500);
     const text = await res.text();
     expect(JSON.parse(text)).toEqual({ detail: "Internal server error" });
@@ -83,13 +89,19 @@ describe("request ids and logs", () => {
     expect(fresh.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
     const echoed = await api.request("GET", "/nope", { headers: { "x-request-id": "abc-123.DEF_9" } });
     expect(echoed.headers.get("x-request-id")).toBe("abc-123.DEF_9");
-    const replaced = await api.request("GET", "/health", { headers: { "x-request-id": "bad id with spaces <script>" } });
+    const replaced = await api.request("GET", "/health", {
+      headers: { "x-request-id": "bad id with spaces <script>" },
+    });
     expect(replaced.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
   });
 
   test("one JSON line per request with time, level, request id, method, path, status, duration and user id", async () => {
     const user = newUser();
-    await api.request("POST", "/api/tasks?x=1", { token: await tokenFor(user), body: { title: "logged" }, headers: { "x-request-id": "req-log-line" } });
+    await api.request("POST", "/api/tasks?x=1", {
+      token: await tokenFor(user),
+      body: { title: "logged" },
+      headers: { "x-request-id": "req-log-line" },
+    });
     await api.settled();
     const lines = api.logs.filter((l) => l.request_id === "req-log-line" && l.msg === "request");
     expect(lines.length).toBe(1);
@@ -105,7 +117,10 @@ describe("request ids and logs", () => {
   });
 
   test("failed requests are logged with their status too", async () => {
-    await api.request("GET", "/api/tasks/abc", { token: await tokenFor(newUser()), headers: { "x-request-id": "req-log-422" } });
+    await api.request("GET", "/api/tasks/abc", {
+      token: await tokenFor(newUser()),
+      headers: { "x-request-id": "req-log-422" },
+    });
     await api.settled();
     expect(api.logs.find((l) => l.request_id === "req-log-422" && l.msg === "request")?.status).toBe(422);
   });
@@ -135,7 +150,9 @@ describe("documentation", () => {
         for (const status of ["401", "422", "503"]) expect(Object.keys(op.responses)).toContain(status);
       }
     }
-    expect(Object.keys(doc.paths["/api/tasks/{id}"].put.responses)).toEqual(expect.arrayContaining(["200", "404", "412"]));
+    expect(Object.keys(doc.paths["/api/tasks/{id}"].put.responses)).toEqual(
+      expect.arrayContaining(["200", "404", "412"]),
+    );
     expect(Object.keys(doc.paths["/api/tasks/{id}"].delete.responses)).toContain("204");
     expect(doc.paths["/health"]).toBeDefined();
     expect(doc.paths["/health/ready"].get.responses["503"]).toBeDefined();

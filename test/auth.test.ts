@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { hs256Verifier } from "../src/auth/verifier";
-import { buildApp, newUser, SECRET, tokenFor, type TestApp } from "./support/app";
+import { buildApp, newUser, SECRET, type TestApp, tokenFor } from "./support/app";
 
 let api: TestApp;
 // The first file to ask starts the run's database, which takes a few seconds on a cold PGlite.
@@ -69,14 +69,20 @@ describe("authentication", () => {
 
   test("HS512 and HS384 tokens made with the right secret are still rejected (algorithm allow-list)", async () => {
     for (const alg of ["HS384", "HS512"]) {
-      const token = await new SignJWT({ sub: "mallory" }).setProtectedHeader({ alg }).setExpirationTime("10m").sign(new TextEncoder().encode(SECRET));
+      const token = await new SignJWT({ sub: "mallory" })
+        .setProtectedHeader({ alg })
+        .setExpirationTime("10m")
+        .sign(new TextEncoder().encode(SECRET));
       await expect401(token, "Invalid token");
     }
   });
 
   test("an RS256 token is rejected when only a secret is configured", async () => {
     const { privateKey } = await generateKeyPair("RS256");
-    const token = await new SignJWT({ sub: "mallory" }).setProtectedHeader({ alg: "RS256" }).setExpirationTime("10m").sign(privateKey);
+    const token = await new SignJWT({ sub: "mallory" })
+      .setProtectedHeader({ alg: "RS256" })
+      .setExpirationTime("10m")
+      .sign(privateKey);
     await expect401(token, "Invalid token");
   });
 
@@ -95,14 +101,20 @@ describe("authentication", () => {
 
   test("user_id is used when there is no sub", async () => {
     const user = newUser();
-    const res = await api.request("POST", "/api/tasks", { token: await tokenFor(undefined, { claims: { user_id: user } }), body: { title: "x" } });
+    const res = await api.request("POST", "/api/tasks", {
+      token: await tokenFor(undefined, { claims: { user_id: user } }),
+      body: { title: "x" },
+    });
     expect(res.status).toBe(201);
     expect(((await res.json()) as any).user_id).toBe(user);
   });
 
   test("sub wins over user_id", async () => {
     const user = newUser();
-    const res = await api.request("POST", "/api/tasks", { token: await tokenFor(user, { claims: { user_id: "someone-else" } }), body: { title: "x" } });
+    const res = await api.request("POST", "/api/tasks", {
+      token: await tokenFor(user, { claims: { user_id: "someone-else" } }),
+      body: { title: "x" },
+    });
     expect(((await res.json()) as any).user_id).toBe(user);
   });
 
@@ -120,8 +132,16 @@ describe("authentication", () => {
   });
 
   test("every /api route requires a token, including with a bad id or body", async () => {
-    for (const [method, path] of [["GET", "/api/tasks/1"], ["PUT", "/api/tasks/1"], ["PATCH", "/api/tasks/abc"], ["DELETE", "/api/tasks/1"], ["POST", "/api/tasks"]] as const) {
-      const res = await api.request(method, path, { body: method === "GET" || method === "DELETE" ? undefined : { bogus: true } });
+    for (const [method, path] of [
+      ["GET", "/api/tasks/1"],
+      ["PUT", "/api/tasks/1"],
+      ["PATCH", "/api/tasks/abc"],
+      ["DELETE", "/api/tasks/1"],
+      ["POST", "/api/tasks"],
+    ] as const) {
+      const res = await api.request(method, path, {
+        body: method === "GET" || method === "DELETE" ? undefined : { bogus: true },
+      });
       expect(res.status).toBe(401);
     }
   });
@@ -134,7 +154,14 @@ describe("authentication", () => {
     const lines = api.logs.filter((l) => l.request_id === "req-auth-log-1");
     expect(lines.length).toBe(1);
     const line = lines[0];
-    expect(line).toMatchObject({ msg: "request", level: "warn", auth_failure: "token expired", method: "GET", path: "/api/tasks", status: 401 });
+    expect(line).toMatchObject({
+      msg: "request",
+      level: "warn",
+      auth_failure: "token expired",
+      method: "GET",
+      path: "/api/tasks",
+      status: 401,
+    });
     expect("client" in line!).toBe(true);
     expect(JSON.stringify(api.logs)).not.toContain(token);
     expect(JSON.stringify(api.logs)).not.toContain(token.split(".")[2]);
@@ -143,10 +170,16 @@ describe("authentication", () => {
 
 describe("issuer and audience", () => {
   test("when JWT_ISSUER / JWT_AUDIENCE are configured, tokens must carry them", async () => {
-    const strict = await buildApp({ verifier: hs256Verifier(SECRET, { issuer: "https://auth.example.com", audience: "tasks-api" }) });
+    const strict = await buildApp({
+      verifier: hs256Verifier(SECRET, { issuer: "https://auth.example.com", audience: "tasks-api" }),
+    });
     const good = await tokenFor(newUser(), { claims: { iss: "https://auth.example.com", aud: "tasks-api" } });
     expect((await strict.request("GET", "/api/tasks", { token: good })).status).toBe(200);
-    for (const claims of [{ iss: "https://evil.example.com", aud: "tasks-api" }, { iss: "https://auth.example.com", aud: "other" }, {}]) {
+    for (const claims of [
+      { iss: "https://evil.example.com", aud: "tasks-api" },
+      { iss: "https://auth.example.com", aud: "other" },
+      {},
+    ]) {
       const res = await strict.request("GET", "/api/tasks", { token: await tokenFor(newUser(), { claims }) });
       expect(res.status).toBe(401);
     }

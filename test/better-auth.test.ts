@@ -5,11 +5,17 @@ import { verifierFromConfig } from "../src/auth/from-config";
 import { jwksVerifier } from "../src/auth/jwks";
 import type { AuthConfig } from "../src/config";
 import type { Logger } from "../src/logger";
-import { startBetterAuth, type BetterAuthServer } from "./support/better-auth";
-import { buildApp, SECRET, tokenFor, type TestApp } from "./support/app";
+import { buildApp, SECRET, type TestApp, tokenFor } from "./support/app";
+import { type BetterAuthServer, startBetterAuth } from "./support/better-auth";
 
 const authConfig = (over: Partial<AuthConfig>): AuthConfig => ({
-  secret: undefined, secretGenerated: false, betterAuthUrl: undefined, jwksUrl: undefined, issuer: undefined, audience: undefined, ...over,
+  secret: undefined,
+  secretGenerated: false,
+  betterAuthUrl: undefined,
+  jwksUrl: undefined,
+  issuer: undefined,
+  audience: undefined,
+  ...over,
 });
 const email = (name: string) => `${name}-${crypto.randomUUID().slice(0, 8)}@example.com`;
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
@@ -46,14 +52,18 @@ describe.each(["EdDSA", "RS256"] as const)("a live Better Auth server signing %s
     const task: any = await created.json();
     expect(task.user_id).toBe(alice.userId);
     expect((await api.request("GET", `/api/tasks/${task.id}`, { headers })).status).toBe(200);
-    expect((await api.request("PUT", `/api/tasks/${task.id}`, { headers, body: { status: "completed" } })).status).toBe(200);
+    expect((await api.request("PUT", `/api/tasks/${task.id}`, { headers, body: { status: "completed" } })).status).toBe(
+      200,
+    );
     const list: any = await (await api.request("GET", "/api/tasks", { headers })).json();
     expect(list.map((t: any) => t.id)).toContain(task.id);
     expect((await api.request("DELETE", `/api/tasks/${task.id}`, { headers })).status).toBe(204);
   });
 
   test("a token from get-session's set-auth-jwt header works too, and the two users are isolated", async () => {
-    const created: any = await (await api.request("POST", "/api/tasks", { headers: bearer(alice.token), body: { title: "alice only" } })).json();
+    const created: any = await (
+      await api.request("POST", "/api/tasks", { headers: bearer(alice.token), body: { title: "alice only" } })
+    ).json();
     expect((await api.request("GET", `/api/tasks/${created.id}`, { headers: bearer(bob.token) })).status).toBe(404);
     expect((await api.request("DELETE", `/api/tasks/${created.id}`, { headers: bearer(bob.token) })).status).toBe(404);
     const bobs: any = await (await api.request("GET", "/api/tasks", { headers: bearer(bob.token) })).json();
@@ -85,7 +95,9 @@ describe("Better Auth tokens, when things change", () => {
   test("a token for another audience is rejected", async () => {
     const other = await startBetterAuth({ audience: "https://another-api.example.com" });
     try {
-      const api = await buildApp({ verifier: (logger) => verifierFromConfig(authConfig({ betterAuthUrl: other.url }), logger) });
+      const api = await buildApp({
+        verifier: (logger) => verifierFromConfig(authConfig({ betterAuthUrl: other.url }), logger),
+      });
       const { cookie } = await other.signUp(email("aud"), "correct-horse-battery", "Aud");
       const res = await api.request("GET", "/api/tasks", { headers: bearer(await other.token(cookie)) });
       expect(res.status).toBe(401);
@@ -100,7 +112,10 @@ describe("Better Auth tokens, when things change", () => {
     try {
       // The verifier's clock runs ahead instead of the test waiting: jose checks exp against it.
       let aheadMs = 0;
-      const api = await buildApp({ verifier: (logger) => verifierFromConfig(authConfig({ betterAuthUrl: shortLived.url }), logger, () => Date.now() + aheadMs) });
+      const api = await buildApp({
+        verifier: (logger) =>
+          verifierFromConfig(authConfig({ betterAuthUrl: shortLived.url }), logger, () => Date.now() + aheadMs),
+      });
       const { cookie } = await shortLived.signUp(email("exp"), "correct-horse-battery", "Exp");
       const token = await shortLived.token(cookie);
       expect((await api.request("GET", "/api/tasks", { headers: bearer(token) })).status).toBe(200);
@@ -118,7 +133,17 @@ describe("Better Auth tokens, when things change", () => {
   test("after key rotation, a token signed by the new key verifies after one refetch", async () => {
     // The verifier's clock moves past the cooldown instead of the test waiting it out.
     let aheadMs = 0;
-    const api = await buildApp({ verifier: (logger) => jwksVerifier({ url: `${ba.url}/api/auth/jwks`, issuer: ba.url, audience: ba.url, logger, cooldownMs: 100, now: () => Date.now() + aheadMs }) });
+    const api = await buildApp({
+      verifier: (logger) =>
+        jwksVerifier({
+          url: `${ba.url}/api/auth/jwks`,
+          issuer: ba.url,
+          audience: ba.url,
+          logger,
+          cooldownMs: 100,
+          now: () => Date.now() + aheadMs,
+        }),
+    });
     const u = await user();
     expect((await api.request("GET", "/api/tasks", { headers: bearer(u.token) })).status).toBe(200);
     const before = ba.jwksFetches();
@@ -132,14 +157,26 @@ describe("Better Auth tokens, when things change", () => {
   });
 
   test("a flood of tokens with unknown kids cannot hammer Better Auth: at most one refetch per cooldown", async () => {
-    const api = await buildApp({ verifier: (logger) => verifierFromConfig(authConfig({ betterAuthUrl: ba.url }), logger) });
+    const api = await buildApp({
+      verifier: (logger) => verifierFromConfig(authConfig({ betterAuthUrl: ba.url }), logger),
+    });
     const u = await user();
     expect((await api.request("GET", "/api/tasks", { headers: bearer(u.token) })).status).toBe(200);
     const before = ba.jwksFetches();
     const { privateKey } = await generateKeyPair("EdDSA");
-    const bogus = await Promise.all(Array.from({ length: 50 }, () =>
-      new SignJWT({ sub: u.userId }).setProtectedHeader({ alg: "EdDSA", kid: crypto.randomUUID() }).setIssuer(ba.url).setAudience(ba.url).setExpirationTime("5m").sign(privateKey)));
-    const statuses = await Promise.all(bogus.map(async (t) => (await api.request("GET", "/api/tasks", { headers: bearer(t) })).status));
+    const bogus = await Promise.all(
+      Array.from({ length: 50 }, () =>
+        new SignJWT({ sub: u.userId })
+          .setProtectedHeader({ alg: "EdDSA", kid: crypto.randomUUID() })
+          .setIssuer(ba.url)
+          .setAudience(ba.url)
+          .setExpirationTime("5m")
+          .sign(privateKey),
+      ),
+    );
+    const statuses = await Promise.all(
+      bogus.map(async (t) => (await api.request("GET", "/api/tasks", { headers: bearer(t) })).status),
+    );
     expect(statuses.every((s) => s === 401)).toBe(true);
     expect(ba.jwksFetches() - before).toBeLessThanOrEqual(1);
   });
@@ -147,7 +184,15 @@ describe("Better Auth tokens, when things change", () => {
   test("Better Auth going down does not affect tokens whose key is cached; with no key cached it is 503", async () => {
     // A short cooldown: with no key cached, the next fetch still waits it out.
     let aheadMs = 0;
-    const verifier = (logger: Logger) => jwksVerifier({ url: `${ba.url}/api/auth/jwks`, issuer: ba.url, audience: ba.url, logger, cooldownMs: 200, now: () => Date.now() + aheadMs });
+    const verifier = (logger: Logger) =>
+      jwksVerifier({
+        url: `${ba.url}/api/auth/jwks`,
+        issuer: ba.url,
+        audience: ba.url,
+        logger,
+        cooldownMs: 200,
+        now: () => Date.now() + aheadMs,
+      });
     const warm = await buildApp({ verifier });
     const cold = await buildApp({ verifier });
     const u = await user();
@@ -167,19 +212,28 @@ describe("Better Auth tokens, when things change", () => {
   });
 
   test("with both a secret and a JWKS, HS256 uses the secret; an HS256 token keyed with the public key is rejected", async () => {
-    const api = await buildApp({ verifier: (logger) => verifierFromConfig(authConfig({ secret: SECRET, betterAuthUrl: ba.url }), logger) });
+    const api = await buildApp({
+      verifier: (logger) => verifierFromConfig(authConfig({ secret: SECRET, betterAuthUrl: ba.url }), logger),
+    });
     const u = await user();
     expect((await api.request("GET", "/api/tasks", { headers: bearer(u.token) })).status).toBe(200);
     expect((await api.request("GET", "/api/tasks", { headers: bearer(await tokenFor("hs-user")) })).status).toBe(200);
-    const jwks = await (await fetch(`${ba.url}/api/auth/jwks`)).json() as { keys: Record<string, string>[] };
+    const jwks = (await (await fetch(`${ba.url}/api/auth/jwks`)).json()) as { keys: Record<string, string>[] };
     for (const secret of [JSON.stringify(jwks.keys[0]), jwks.keys[0]!.x!]) {
-      const forged = await new SignJWT({ sub: u.userId }).setProtectedHeader({ alg: "HS256", kid: jwks.keys[0]!.kid }).setIssuer(ba.url).setAudience(ba.url).setExpirationTime("5m").sign(new TextEncoder().encode(secret));
+      const forged = await new SignJWT({ sub: u.userId })
+        .setProtectedHeader({ alg: "HS256", kid: jwks.keys[0]!.kid })
+        .setIssuer(ba.url)
+        .setAudience(ba.url)
+        .setExpirationTime("5m")
+        .sign(new TextEncoder().encode(secret));
       expect((await api.request("GET", "/api/tasks", { headers: bearer(forged) })).status).toBe(401);
     }
   });
 
   test("with only a JWKS configured, HS256 tokens are rejected whatever their key", async () => {
-    const api = await buildApp({ verifier: (logger) => verifierFromConfig(authConfig({ betterAuthUrl: ba.url }), logger) });
+    const api = await buildApp({
+      verifier: (logger) => verifierFromConfig(authConfig({ betterAuthUrl: ba.url }), logger),
+    });
     expect((await api.request("GET", "/api/tasks", { headers: bearer(await tokenFor("hs-user")) })).status).toBe(401);
   });
 });

@@ -35,9 +35,21 @@ const tls = (query: string) => {
 
 describe("DATABASE_URL parameters", () => {
   test("host, port, database, user and password come from the URL, decoded", () => {
-    const o = postgresOptions({ kind: "postgres", url: "postgres://us%40er:p%2Fw%3A@[::1]:5433/my%20db", poolMax: 1, prepare: true });
+    const o = postgresOptions({
+      kind: "postgres",
+      url: "postgres://us%40er:p%2Fw%3A@[::1]:5433/my%20db",
+      poolMax: 1,
+      prepare: true,
+    });
     expect(o).toMatchObject({ host: "::1", port: 5433, database: "my db", username: "us@er", pass: "p/w:" });
-    expect(postgresOptions({ kind: "postgres", url: "postgres://u@x/db?host=/run/postgresql&port=5444", poolMax: 1, prepare: true })).toMatchObject({ path: "/run/postgresql/.s.PGSQL.5444", ssl: false });
+    expect(
+      postgresOptions({
+        kind: "postgres",
+        url: "postgres://u@x/db?host=/run/postgresql&port=5444",
+        poolMax: 1,
+        prepare: true,
+      }),
+    ).toMatchObject({ path: "/run/postgresql/.s.PGSQL.5444", ssl: false });
   });
 
   test.each([
@@ -51,7 +63,11 @@ describe("DATABASE_URL parameters", () => {
   });
 
   test("verify-ca checks the chain against sslrootcert, verify-full also the host name", () => {
-    expect(tls(`?sslmode=verify-ca&sslrootcert=${caFile}`)).toMatchObject({ sslmode: "verify-ca", ca: expect.stringContaining("BEGIN CERTIFICATE"), full: false });
+    expect(tls(`?sslmode=verify-ca&sslrootcert=${caFile}`)).toMatchObject({
+      sslmode: "verify-ca",
+      ca: expect.stringContaining("BEGIN CERTIFICATE"),
+      full: false,
+    });
     expect(tls(`?sslmode=verify-full&sslrootcert=${caFile}`)).toMatchObject({ sslmode: "verify-full", full: true });
   });
 
@@ -68,9 +84,13 @@ describe("DATABASE_URL parameters", () => {
     expect(tls("?sslmode=verify-full&sslrootcert=system")).toMatchObject({ sslmode: "verify-full", full: true });
   });
 
-  test.each([["", "prefer"], ["?channel_binding=disable", "disable"], ["?channel_binding=prefer", "prefer"], ["?channel_binding=require&sslmode=require", "require"]])(
-    "channel_binding %s is %s",
-    (query, expected) => expect(options(query).channel_binding).toBe(expected as "prefer"),
+  test.each([
+    ["", "prefer"],
+    ["?channel_binding=disable", "disable"],
+    ["?channel_binding=prefer", "prefer"],
+    ["?channel_binding=require&sslmode=require", "require"],
+  ])("channel_binding %s is %s", (query, expected) =>
+    expect(options(query).channel_binding).toBe(expected as "prefer"),
   );
 
   test("application_name, fallback_application_name and options are sent as libpq sends them", () => {
@@ -79,7 +99,9 @@ describe("DATABASE_URL parameters", () => {
     expect(options("?fallback_application_name=fb").connection).toMatchObject({ application_name: "fb" });
     expect(options("?options=endpoint%3Dep-cool-123").connection).toMatchObject({ options: "endpoint=ep-cool-123" });
     // libpq's no-op values are accepted
-    expect(problems("?sslnegotiation=postgres&sslsni=1&target_session_attrs=any&gssencmode=prefer&client_encoding=UTF8")).toEqual([]);
+    expect(
+      problems("?sslnegotiation=postgres&sslsni=1&target_session_attrs=any&gssencmode=prefer&client_encoding=UTF8"),
+    ).toEqual([]);
   });
 
   test("several hosts (libpq's failover list) are refused", () => {

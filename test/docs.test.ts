@@ -4,14 +4,27 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 
 const root = join(import.meta.dir, "..");
-const markdown = ["README.md", ...readdirSync(join(root, "docs")).filter((f) => f.endsWith(".md")).map((f) => `docs/${f}`)];
+const markdown = [
+  "README.md",
+  ...readdirSync(join(root, "docs"))
+    .filter((f) => f.endsWith(".md"))
+    .map((f) => `docs/${f}`),
+];
 const LINK = /\[[^\]]*\]\(([^)\s]+)\)/g;
 
 // GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens.
 const anchorsOf = (text: string) =>
-  new Set([...text.matchAll(/^#{1,6} (.+)$/gm)].map(([, heading]) => heading!.toLowerCase().replace(/[^\p{L}\p{N} _-]/gu, "").replace(/ /g, "-")));
+  new Set(
+    [...text.matchAll(/^#{1,6} (.+)$/gm)].map(([, heading]) =>
+      heading!
+        .toLowerCase()
+        .replace(/[^\p{L}\p{N} _-]/gu, "")
+        .replace(/ /g, "-"),
+    ),
+  );
 
-const linksOf = (file: string) => [...readFileSync(join(root, file), "utf8").matchAll(LINK)].map(([, target]) => target!);
+const linksOf = (file: string) =>
+  [...readFileSync(join(root, file), "utf8").matchAll(LINK)].map(([, target]) => target!);
 
 describe("documentation links", () => {
   test("the README links only to files inside the repository", () => {
@@ -30,7 +43,12 @@ describe("documentation links", () => {
           broken.push(target);
           continue;
         }
-        if (anchor && statSync(resolved).isFile() && resolved.endsWith(".md") && !anchorsOf(readFileSync(resolved, "utf8")).has(anchor)) {
+        if (
+          anchor &&
+          statSync(resolved).isFile() &&
+          resolved.endsWith(".md") &&
+          !anchorsOf(readFileSync(resolved, "utf8")).has(anchor)
+        ) {
           broken.push(target);
         }
       }

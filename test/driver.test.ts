@@ -4,10 +4,10 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { sql } from "drizzle-orm";
 import { DEFAULT_DATABASE_LIMITS } from "../src/config";
-import { openDatabase, type Database } from "../src/db/client";
+import { type Database, openDatabase } from "../src/db/client";
 import { tasks } from "../src/db/schema";
-import { buildApp, newUser, tokenFor, type TestApp } from "./support/app";
 import { createFreshDatabase, testDatabase } from "./setup";
+import { buildApp, newUser, type TestApp, tokenFor } from "./support/app";
 
 const USERS = 1000;
 const TASKS_PER_USER = 3;
@@ -23,20 +23,43 @@ beforeAll(async () => {
     // turning the check into a load test.
     const fresh = await createFreshDatabase("tasks_driver");
     drop = fresh.drop;
-    database = await openDatabase({ kind: "postgres", url: fresh.url, poolMax: 10, prepare: true }, { ...DEFAULT_DATABASE_LIMITS, queueTimeoutMs: 120_000 });
+    database = await openDatabase(
+      { kind: "postgres", url: fresh.url, poolMax: 10, prepare: true },
+      { ...DEFAULT_DATABASE_LIMITS, queueTimeoutMs: 120_000 },
+    );
     await database.migrate();
   } else {
     database = await testDatabase();
   }
   api = await buildApp({ database, fairShare: { rateLimitPerMinute: 0, userConcurrency: 0, maxTasksPerUser: 0 } });
-  const users = await Promise.all(Array.from({ length: USERS }, async () => {
-    const user = newUser("crosstalk");
-    return { user, token: await tokenFor(user) };
-  }));
-  const values = users.flatMap(({ user }) => Array.from({ length: TASKS_PER_USER }, (_, i) => ({ userId: user, title: `${user}#${i}`, description: `about ${user} ${i}` })));
+  const users = await Promise.all(
+    Array.from({ length: USERS }, async () => {
+      const user = newUser("crosstalk");
+      return { user, token: await tokenFor(user) };
+    }),
+  );
+  const values = users.flatMap(({ user }) =>
+    Array.from({ length: TASKS_PER_USER }, (_, i) => ({
+      userId: user,
+      title: `${user}#${i}`,
+      description: `about ${user} ${i}`,
+    })),
+  );
   for (let i = 0; i < values.length; i += 500) {
-    const inserted = await database.write((db) => db.insert(tasks).values(values.slice(i, i + 500)).returning({ id: tasks.id, title: tasks.title, description: tasks.description, userId: tasks.userId }));
-    for (const row of inserted) rows.push({ id: row.id, title: row.title, description: row.description!, user: row.userId, token: users.find((u) => u.user === row.userId)!.token });
+    const inserted = await database.write((db) =>
+      db
+        .insert(tasks)
+        .values(values.slice(i, i + 500))
+        .returning({ id: tasks.id, title: tasks.title, description: tasks.description, userId: tasks.userId }),
+    );
+    for (const row of inserted)
+      rows.push({
+        id: row.id,
+        title: row.title,
+        description: row.description!,
+        user: row.userId,
+        token: users.find((u) => u.user === row.userId)!.token,
+      });
   }
 }, 120_000);
 
@@ -49,21 +72,39 @@ afterAll(async () => {
 describe("no cross-talk under concurrency", () => {
   test(`${USERS * TASKS_PER_USER} concurrent GETs of distinct ids through the service: each answer is its own row`, async () => {
     expect(rows).toHaveLength(USERS * TASKS_PER_USER);
-    const answers = await Promise.all(rows.map(async (row) => {
-      const res = await api.request("GET", `/api/tasks/${row.id}`, { token: row.token });
-      return { row, status: res.status, body: await res.json() as any };
-    }));
-    const wrong = answers.filter(({ row, status, body }) => status !== 200 || body.id !== row.id || body.title !== row.title || body.description !== row.description);
+    const answers = await Promise.all(
+      rows.map(async (row) => {
+        const res = await api.request("GET", `/api/tasks/${row.id}`, { token: row.token });
+        return { row, status: res.status, body: (await res.json()) as any };
+      }),
+    );
+    const wrong = answers.filter(
+      ({ row, status, body }) =>
+        status !== 200 || body.id !== row.id || body.title !== row.title || body.description !== row.description,
+    );
     expect(wrong.map(({ row, status, body }) => ({ id: row.id, status, got: body.id ?? body.detail }))).toEqual([]);
   }, 120_000);
 
   test(`${USERS * TASKS_PER_USER} concurrent statements, each with its own parameters, pipelined on the pool: each result is its own`, async () => {
-    const answers = await Promise.all(rows.map((row, n) => database.read(async (db) => {
-      // Parameters echoed next to the row: a result delivered to the wrong statement shows at once.
-      const result = await db.execute(sql`select id, title, ${n}::int as n, ${row.user}::text as asked from tasks where id = ${row.id}`);
-      return { row, n, got: [...(result as Iterable<any>)] };
-    })));
-    const wrong = answers.filter(({ row, n, got }) => got.length !== 1 || Number(got[0].id) !== row.id || got[0].title !== row.title || got[0].n !== n || got[0].asked !== row.user);
+    const answers = await Promise.all(
+      rows.map((row, n) =>
+        database.read(async (db) => {
+          // Parameters echoed next to the row: a result delivered to the wrong statement shows at once.
+          const result = await db.execute(
+            sql`select id, title, ${n}::int as n, ${row.user}::text as asked from tasks where id = ${row.id}`,
+          );
+          return { row, n, got: [...(result as Iterable<any>)] };
+        }),
+      ),
+    );
+    const wrong = answers.filter(
+      ({ row, n, got }) =>
+        got.length !== 1 ||
+        Number(got[0].id) !== row.id ||
+        got[0].title !== row.title ||
+        got[0].n !== n ||
+        got[0].asked !== row.user,
+    );
     expect(wrong.map(({ row, got }) => ({ id: row.id, got }))).toEqual([]);
   }, 120_000);
 });
@@ -71,22 +112,44 @@ describe("no cross-talk under concurrency", () => {
 describe("timestamps to the microsecond", () => {
   const STORED = "2026-03-04 05:06:07.123456+00";
   const rowsOf = async (result: Promise<unknown>) => [...((await result) as Iterable<any>)];
-  const asText = (column: ReturnType<typeof sql>) => sql`to_char(${column} at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')`;
+  const asText = (column: ReturnType<typeof sql>) =>
+    sql`to_char(${column} at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')`;
 
   test("a timestamp sent as a parameter is stored to the microsecond", async () => {
-    const [row] = await database.write((db) => db.insert(tasks).values({ userId: newUser("ts"), title: "ts" }).returning({ id: tasks.id }));
-    await database.write((db) => db.execute(sql`update tasks set created_at = ${STORED}::timestamptz where id = ${row!.id}`));
-    const [stored] = await database.read((db) => rowsOf(db.execute(sql`select ${asText(sql`created_at`)} as t from tasks where id = ${row!.id}`)));
+    const [row] = await database.write((db) =>
+      db
+        .insert(tasks)
+        .values({ userId: newUser("ts"), title: "ts" })
+        .returning({ id: tasks.id }),
+    );
+    await database.write((db) =>
+      db.execute(sql`update tasks set created_at = ${STORED}::timestamptz where id = ${row!.id}`),
+    );
+    const [stored] = await database.read((db) =>
+      rowsOf(db.execute(sql`select ${asText(sql`created_at`)} as t from tasks where id = ${row!.id}`)),
+    );
     expect((stored as any).t).toBe("2026-03-04 05:06:07.123456");
   });
 
   test("a timestamp read through the driver and sent back finds its own row (nothing rounded on the way)", async () => {
     const user = newUser("ts");
-    const [row] = await database.write((db) => db.insert(tasks).values({ userId: user, title: "ts" }).returning({ id: tasks.id }));
-    await database.write((db) => db.execute(sql`update tasks set created_at = ${STORED}::timestamptz where id = ${row!.id}`));
-    const [read] = await database.read((db) => rowsOf(db.execute(sql`select created_at from tasks where id = ${row!.id}`)));
+    const [row] = await database.write((db) =>
+      db.insert(tasks).values({ userId: user, title: "ts" }).returning({ id: tasks.id }),
+    );
+    await database.write((db) =>
+      db.execute(sql`update tasks set created_at = ${STORED}::timestamptz where id = ${row!.id}`),
+    );
+    const [read] = await database.read((db) =>
+      rowsOf(db.execute(sql`select created_at from tasks where id = ${row!.id}`)),
+    );
     const value = (read as any).created_at;
-    const [back] = await database.read((db) => rowsOf(db.execute(sql`select count(*)::int as n, ${asText(sql`${value}::timestamptz`)} as t from tasks where user_id = ${user} and created_at = ${value}::timestamptz`)));
+    const [back] = await database.read((db) =>
+      rowsOf(
+        db.execute(
+          sql`select count(*)::int as n, ${asText(sql`${value}::timestamptz`)} as t from tasks where user_id = ${user} and created_at = ${value}::timestamptz`,
+        ),
+      ),
+    );
     expect(back).toEqual({ n: 1, t: "2026-03-04 05:06:07.123456" });
   });
 });

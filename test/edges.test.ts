@@ -8,8 +8,8 @@ import { jwksVerifier } from "../src/auth/jwks";
 import { hs256Verifier } from "../src/auth/verifier";
 import { createLogger } from "../src/logger";
 import { testDatabase } from "./setup";
-import { startBetterAuth, type BetterAuthServer } from "./support/better-auth";
 import { buildApp, newUser, SECRET, tokenFor } from "./support/app";
+import { type BetterAuthServer, startBetterAuth } from "./support/better-auth";
 
 /** Writes `data` on a fresh connection; resolves with what came back by close or `ms`. */
 function rawRequest(port: number, data: string, ms = 2000): Promise<string> {
@@ -17,7 +17,8 @@ function rawRequest(port: number, data: string, ms = 2000): Promise<string> {
     let out = "";
     const timer = setTimeout(() => resolve(out), ms);
     void Bun.connect({
-      hostname: "127.0.0.1", port,
+      hostname: "127.0.0.1",
+      port,
       socket: {
         open: (socket) => void socket.write(data),
         data: (_socket, chunk) => {
@@ -30,8 +31,14 @@ function rawRequest(port: number, data: string, ms = 2000): Promise<string> {
             resolve(out);
           }
         },
-        close: () => { clearTimeout(timer); resolve(out); },
-        error: () => { clearTimeout(timer); resolve(out); },
+        close: () => {
+          clearTimeout(timer);
+          resolve(out);
+        },
+        error: () => {
+          clearTimeout(timer);
+          resolve(out);
+        },
       },
     });
   });
@@ -52,7 +59,16 @@ describe("a live server, over raw sockets", () => {
   let server: { port: number; stop(): void };
   beforeAll(async () => {
     const app = createApp({
-      config: { corsOrigins: [], fairShare: { rateLimitPerMinute: 0, rateLimitBurst: 0, userConcurrency: 0, userQueueTimeoutMs: 0, maxTasksPerUser: 0 } } as any,
+      config: {
+        corsOrigins: [],
+        fairShare: {
+          rateLimitPerMinute: 0,
+          rateLimitBurst: 0,
+          userConcurrency: 0,
+          userQueueTimeoutMs: 0,
+          maxTasksPerUser: 0,
+        },
+      } as any,
       database: await testDatabase(),
       verifier: hs256Verifier(SECRET, {}),
       logger: createLogger({ level: "debug" }, record),
@@ -64,12 +80,27 @@ describe("a live server, over raw sockets", () => {
   test("the Host header never changes which route runs: Host: a with /zz/api/tasks is a 404, and the log says what ran", async () => {
     const token = await tokenFor(newUser("host"));
     const body = '{"title":"must not exist"}';
-    const post = await rawRequest(server.port, `POST /zz/api/tasks HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+    const post = await rawRequest(
+      server.port,
+      `POST /zz/api/tasks HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+    );
     expect(statusOf(post)).toBe(404);
-    for (const [host, path] of [["x", "/api/docs"], ["x", "/api/openapi.json"], ["x", "/api/health/ready"], ["a:1", "/zz/health"]]) {
-      expect({ host, path, status: statusOf(await rawRequest(server.port, `GET ${path} HTTP/1.1\r\nHost: ${host}\r\n\r\n`)) }).toEqual({ host, path, status: 404 });
+    for (const [host, path] of [
+      ["x", "/api/docs"],
+      ["x", "/api/openapi.json"],
+      ["x", "/api/health/ready"],
+      ["a:1", "/zz/health"],
+    ]) {
+      expect({
+        host,
+        path,
+        status: statusOf(await rawRequest(server.port, `GET ${path} HTTP/1.1\r\nHost: ${host}\r\n\r\n`)),
+      }).toEqual({ host, path, status: 404 });
     }
-    const list = await rawRequest(server.port, `GET /api/tasks HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer ${token}\r\n\r\n`);
+    const list = await rawRequest(
+      server.port,
+      `GET /api/tasks HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer ${token}\r\n\r\n`,
+    );
     expect(statusOf(list)).toBe(200);
     expect(list.endsWith("[]")).toBe(true);
     await logged((l) => l.msg === "request" && l.path === "/api/tasks");
@@ -79,7 +110,11 @@ describe("a live server, over raw sockets", () => {
 
   test("an unauthenticated chunked body is answered 401 at once, without waiting for (or buffering) the body", async () => {
     const started = performance.now();
-    const answer = await rawRequest(server.port, `POST /api/tasks HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n{"title": "aaaaa\r\n`, 3000);
+    const answer = await rawRequest(
+      server.port,
+      `POST /api/tasks HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n{"title": "aaaaa\r\n`,
+      3000,
+    );
     expect(statusOf(answer)).toBe(401);
     expect(performance.now() - started).toBeLessThan(2500);
   });
@@ -88,10 +123,17 @@ describe("a live server, over raw sockets", () => {
 describe("authentication comes before the body", () => {
   test("an unauthenticated POST with malformed JSON answers 401, not 422, in one log line with the reason", async () => {
     const api = await buildApp();
-    const res = await api.request("POST", "/api/tasks", { body: "{not json", headers: { "x-request-id": "anon-malformed" } });
+    const res = await api.request("POST", "/api/tasks", {
+      body: "{not json",
+      headers: { "x-request-id": "anon-malformed" },
+    });
     expect(res.status).toBe(401);
     expect(await res.json()).toEqual({ detail: "Not authenticated" });
-    const bad = await api.request("PUT", "/api/tasks/1", { token: "not-a-token", body: { title: 5, extra: true }, headers: { "x-request-id": "bad-token-body" } });
+    const bad = await api.request("PUT", "/api/tasks/1", {
+      token: "not-a-token",
+      body: { title: 5, extra: true },
+      headers: { "x-request-id": "bad-token-body" },
+    });
     expect(bad.status).toBe(401);
     await api.settled();
     for (const id of ["anon-malformed", "bad-token-body"]) {
@@ -108,11 +150,16 @@ describe("text is well-formed and counted in code points", () => {
   test("a title of 255 emoji is accepted, 256 are refused; a lone surrogate in a title or description is a 422", async () => {
     const api = await buildApp();
     const user = newUser("text");
-    const ok = await api.as(user, "POST", "/api/tasks", { title: emoji.repeat(255), description: emoji.repeat(10_000) });
+    const ok = await api.as(user, "POST", "/api/tasks", {
+      title: emoji.repeat(255),
+      description: emoji.repeat(10_000),
+    });
     expect(ok.status).toBe(201);
     expect([...ok.body.title].length).toBe(255);
     expect((await api.as(user, "POST", "/api/tasks", { title: emoji.repeat(256) })).status).toBe(422);
-    expect((await api.as(user, "POST", "/api/tasks", { title: "x", description: emoji.repeat(10_001) })).status).toBe(422);
+    expect((await api.as(user, "POST", "/api/tasks", { title: "x", description: emoji.repeat(10_001) })).status).toBe(
+      422,
+    );
     for (const bad of ["\ud800", "a\udfffb", "\udc00\ud800"]) {
       expect((await api.as(user, "POST", "/api/tasks", { title: bad })).status).toBe(422);
       expect((await api.as(user, "POST", "/api/tasks", { title: "x", description: bad })).status).toBe(422);
@@ -130,8 +177,16 @@ describe("text is well-formed and counted in code points", () => {
 
   test("exp must be a finite NumericDate: 1e300 and 1e400 are refused", async () => {
     const api = await buildApp();
-    expect((await api.request("GET", "/api/tasks", { token: await tokenFor("big-exp", { claims: { exp: 1e300 }, expiresIn: null }) })).status).toBe(401);
-    const infinite = await new CompactSign(new TextEncoder().encode('{"sub":"inf-exp","exp":1e400}')).setProtectedHeader({ alg: "HS256" }).sign(new TextEncoder().encode(SECRET));
+    expect(
+      (
+        await api.request("GET", "/api/tasks", {
+          token: await tokenFor("big-exp", { claims: { exp: 1e300 }, expiresIn: null }),
+        })
+      ).status,
+    ).toBe(401);
+    const infinite = await new CompactSign(new TextEncoder().encode('{"sub":"inf-exp","exp":1e400}'))
+      .setProtectedHeader({ alg: "HS256" })
+      .sign(new TextEncoder().encode(SECRET));
     expect((await api.request("GET", "/api/tasks", { token: infinite })).status).toBe(401);
   });
 });
@@ -148,9 +203,15 @@ describe("CORS", () => {
 
   test("a list echoes only a listed origin: not null, not an unlisted one, not a name like constructor", async () => {
     const api = await buildApp({ corsOrigins: ["https://app.example.com"] });
-    expect((await api.request("GET", "/health", { headers: { origin: "https://app.example.com" } })).headers.get("access-control-allow-origin")).toBe("https://app.example.com");
+    expect(
+      (await api.request("GET", "/health", { headers: { origin: "https://app.example.com" } })).headers.get(
+        "access-control-allow-origin",
+      ),
+    ).toBe("https://app.example.com");
     for (const origin of ["null", "constructor", "http://app.example.com", "app.example.com"]) {
-      const allowed = (await api.request("GET", "/health", { headers: { origin } })).headers.get("access-control-allow-origin");
+      const allowed = (await api.request("GET", "/health", { headers: { origin } })).headers.get(
+        "access-control-allow-origin",
+      );
       expect({ origin, allowed }).toEqual({ origin, allowed: null });
     }
   });
@@ -167,26 +228,47 @@ describe("the JWKS, when it misbehaves", () => {
   /** A JWKS endpoint answering `respond`, counting its fetches. */
   const endpoint = (respond: () => Response) => {
     let fetches = 0;
-    const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => {
-      fetches++;
-      return respond();
-    } });
+    const server = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      fetch: () => {
+        fetches++;
+        return respond();
+      },
+    });
     return { url: `http://127.0.0.1:${server.port}/jwks`, fetches: () => fetches, stop: () => server.stop(true) };
   };
   const bogusTokens = async (n: number) => {
     const { privateKey } = await generateKeyPair("EdDSA");
-    return Promise.all(Array.from({ length: n }, () => new SignJWT({ sub: "x" }).setProtectedHeader({ alg: "EdDSA", kid: crypto.randomUUID() }).setExpirationTime("5m").sign(privateKey)));
+    return Promise.all(
+      Array.from({ length: n }, () =>
+        new SignJWT({ sub: "x" })
+          .setProtectedHeader({ alg: "EdDSA", kid: crypto.randomUUID() })
+          .setExpirationTime("5m")
+          .sign(privateKey),
+      ),
+    );
   };
 
-  for (const [state, respond] of [["answering 500", () => new Response("down", { status: 500 })], ["publishing no key", () => Response.json({ keys: [] })]] as const) {
+  for (const [state, respond] of [
+    ["answering 500", () => new Response("down", { status: 500 })],
+    ["publishing no key", () => Response.json({ keys: [] })],
+  ] as const) {
     test(`with no key cached and the JWKS ${state}, a flood of tokens makes at most one fetch per cooldown`, async () => {
       const jwks = endpoint(respond);
       try {
-        const api = await buildApp({ verifier: (logger) => jwksVerifier({ url: jwks.url, logger, cooldownMs: 10_000 }) });
+        const api = await buildApp({
+          verifier: (logger) => jwksVerifier({ url: jwks.url, logger, cooldownMs: 10_000 }),
+        });
         const tokens = await bogusTokens(40);
         const statuses = [];
-        for (const token of tokens.slice(0, 20)) statuses.push((await api.request("GET", "/api/tasks", { token })).status);
-        statuses.push(...(await Promise.all(tokens.slice(20).map(async (token) => (await api.request("GET", "/api/tasks", { token })).status))));
+        for (const token of tokens.slice(0, 20))
+          statuses.push((await api.request("GET", "/api/tasks", { token })).status);
+        statuses.push(
+          ...(await Promise.all(
+            tokens.slice(20).map(async (token) => (await api.request("GET", "/api/tasks", { token })).status),
+          )),
+        );
         expect(statuses.every((s) => s === 401 || s === 503)).toBe(true);
         expect(jwks.fetches()).toBe(1);
         await api.settled();
@@ -198,15 +280,29 @@ describe("the JWKS, when it misbehaves", () => {
   }
 
   test("a JWKS over 1 MiB is refused (no key from it is trusted)", async () => {
-    const real = await (await fetch(`${ba.url}/api/auth/jwks`)).json() as { keys: unknown[] };
+    const real = (await (await fetch(`${ba.url}/api/auth/jwks`)).json()) as { keys: unknown[] };
     const huge = JSON.stringify({ keys: real.keys, padding: "x".repeat(2 * 1024 * 1024) });
     const jwks = endpoint(() => new Response(huge, { headers: { "content-type": "application/json" } }));
     try {
       const logs: string[] = [];
-      const verifier = jwksVerifier({ url: jwks.url, issuer: ba.url, audience: ba.url, logger: createLogger({}, (l) => logs.push(l)) });
-      const { cookie } = await ba.signUp(`huge-${crypto.randomUUID().slice(0, 8)}@example.com`, "correct-horse-battery", "H");
+      const verifier = jwksVerifier({
+        url: jwks.url,
+        issuer: ba.url,
+        audience: ba.url,
+        logger: createLogger({}, (l) => logs.push(l)),
+      });
+      const { cookie } = await ba.signUp(
+        `huge-${crypto.randomUUID().slice(0, 8)}@example.com`,
+        "correct-horse-battery",
+        "H",
+      );
       const token = await ba.token(cookie);
-      expect(await verifier.verify(token).then(() => "accepted", (e) => e.status)).toBe(503);
+      expect(
+        await verifier.verify(token).then(
+          () => "accepted",
+          (e) => e.status,
+        ),
+      ).toBe(503);
       expect(logs.join("\n")).toContain("larger than");
     } finally {
       jwks.stop();
@@ -214,8 +310,21 @@ describe("the JWKS, when it misbehaves", () => {
   });
 
   test("a key deleted at Better Auth stops verifying after the next refresh, cached verifications included", async () => {
-    const verifier = cachedVerifier(jwksVerifier({ url: `${ba.url}/api/auth/jwks`, issuer: ba.url, audience: ba.url, logger: quiet(), cooldownMs: 100, maxAgeMs: 300 }));
-    const { cookie } = await ba.signUp(`gone-${crypto.randomUUID().slice(0, 8)}@example.com`, "correct-horse-battery", "G");
+    const verifier = cachedVerifier(
+      jwksVerifier({
+        url: `${ba.url}/api/auth/jwks`,
+        issuer: ba.url,
+        audience: ba.url,
+        logger: quiet(),
+        cooldownMs: 100,
+        maxAgeMs: 300,
+      }),
+    );
+    const { cookie } = await ba.signUp(
+      `gone-${crypto.randomUUID().slice(0, 8)}@example.com`,
+      "correct-horse-battery",
+      "G",
+    );
     const old = await ba.token(cookie);
     expect((await verifier.verify(old)).userId).toBeString();
     expect((await verifier.verify(old)).userId).toBeString(); // now from the cache
@@ -224,7 +333,12 @@ describe("the JWKS, when it misbehaves", () => {
     const fresh = await ba.token(cookie);
     expect(decodeProtectedHeader(fresh).kid).not.toBe(decodeProtectedHeader(old).kid);
     await Bun.sleep(400); // past the keys' max age
-    expect(await verifier.verify(old).then(() => "accepted", (e) => e.detail)).toBe("Invalid token");
+    expect(
+      await verifier.verify(old).then(
+        () => "accepted",
+        (e) => e.detail,
+      ),
+    ).toBe("Invalid token");
     expect((await verifier.verify(fresh)).userId).toBeString();
   });
 });
@@ -234,11 +348,17 @@ describe("where keys may come from", () => {
   const production = { NODE_ENV: "production", DATABASE_URL: "postgres://u@db.example.com/tasks" };
   test("in production BETTER_AUTH_URL and JWKS_URL must be https://, except on loopback; JWKS_MAX_AGE_MS is read", () => {
     for (const name of ["BETTER_AUTH_URL", "JWKS_URL"]) {
-      expect(() => loadConfig({ ...production, [name]: "http://auth.example.com" })).toThrow(`${name} must be an https:// URL`);
+      expect(() => loadConfig({ ...production, [name]: "http://auth.example.com" })).toThrow(
+        `${name} must be an https:// URL`,
+      );
       expect(loadConfig({ ...production, [name]: "http://127.0.0.1:3000" }).auth).toBeDefined();
       expect(loadConfig({ ...production, [name]: "https://auth.example.com" }).auth).toBeDefined();
     }
-    expect(loadConfig({ BETTER_AUTH_URL: "http://auth.example.com" }).auth.betterAuthUrl).toBe("http://auth.example.com"); // development
-    expect(loadConfig({ ...production, JWKS_URL: "https://a.example.com/jwks", JWKS_MAX_AGE_MS: "60000" }).auth.jwksMaxAgeMs).toBe(60_000);
+    expect(loadConfig({ BETTER_AUTH_URL: "http://auth.example.com" }).auth.betterAuthUrl).toBe(
+      "http://auth.example.com",
+    ); // development
+    expect(
+      loadConfig({ ...production, JWKS_URL: "https://a.example.com/jwks", JWKS_MAX_AGE_MS: "60000" }).auth.jwksMaxAgeMs,
+    ).toBe(60_000);
   });
 });

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import type { Database } from "../src/db/client";
-import { buildApp, newUser, type TestApp } from "./support/app";
 import { testDatabase } from "./setup";
+import { buildApp, newUser, type TestApp } from "./support/app";
 
 let shared: Database;
 beforeAll(async () => {
@@ -14,7 +14,11 @@ describe("rate limit per user", () => {
   let now = 0;
   beforeAll(async () => {
     // 600 a minute: a token every 100 ms.
-    api = await buildApp({ database: shared, fairShare: { rateLimitPerMinute: 600, rateLimitBurst: 3, userConcurrency: 0 }, clock: () => now });
+    api = await buildApp({
+      database: shared,
+      fairShare: { rateLimitPerMinute: 600, rateLimitBurst: 3, userConcurrency: 0 },
+      clock: () => now,
+    });
   });
 
   test("answers 429 with Retry-After and the RateLimit headers once the burst is spent, and recovers", async () => {
@@ -22,7 +26,12 @@ describe("rate limit per user", () => {
     const answers = [];
     for (let i = 0; i < 4; i++) answers.push(await api.as(user, "GET", "/api/tasks"));
     expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 429]);
-    expect(answers.map((a) => a.headers.get("ratelimit"))).toEqual(['"per-user";r=2;t=1', '"per-user";r=1;t=1', '"per-user";r=0;t=1', '"per-user";r=0;t=1']);
+    expect(answers.map((a) => a.headers.get("ratelimit"))).toEqual([
+      '"per-user";r=2;t=1',
+      '"per-user";r=1;t=1',
+      '"per-user";r=0;t=1',
+      '"per-user";r=0;t=1',
+    ]);
     const refused = answers[3]!;
     expect(refused.body).toEqual({ detail: "Too many requests" });
     expect(refused.headers.get("retry-after")).toBe("1");
@@ -98,14 +107,21 @@ function slowPool(permits: number, holdMs: number) {
       else free++;
     }
   };
-  const database: Database = { ...shared, read: (work) => admitted(() => shared.read(work)), write: (work) => admitted(() => shared.write(work)) };
+  const database: Database = {
+    ...shared,
+    read: (work) => admitted(() => shared.read(work)),
+    write: (work) => admitted(() => shared.write(work)),
+  };
   return { database, stats };
 }
 
 describe("concurrency per user", () => {
   test("50 parallel requests of one user never run more than USER_CONCURRENCY at once; another user's request is not held up", async () => {
     const { database, stats } = slowPool(3, 60);
-    const api = await buildApp({ database, fairShare: { rateLimitPerMinute: 0, userConcurrency: 2, userQueueTimeoutMs: 10_000 } });
+    const api = await buildApp({
+      database,
+      fairShare: { rateLimitPerMinute: 0, userConcurrency: 2, userQueueTimeoutMs: 10_000 },
+    });
     const noisy = newUser("noisy");
     const quiet = newUser("quiet");
 
@@ -129,7 +145,10 @@ describe("concurrency per user", () => {
 
   test("the noisy user's own requests run two at a time", async () => {
     const { database, stats } = slowPool(10, 30);
-    const api = await buildApp({ database, fairShare: { rateLimitPerMinute: 0, userConcurrency: 2, userQueueTimeoutMs: 10_000 } });
+    const api = await buildApp({
+      database,
+      fairShare: { rateLimitPerMinute: 0, userConcurrency: 2, userQueueTimeoutMs: 10_000 },
+    });
     const user = newUser();
     const answers = await Promise.all(Array.from({ length: 50 }, () => api.as(user, "GET", "/api/tasks")));
     expect(answers.every((a) => a.status === 200)).toBe(true);
@@ -138,7 +157,10 @@ describe("concurrency per user", () => {
 
   test("a request queued past the queue timeout answers 429 with Retry-After", async () => {
     const { database } = slowPool(10, 300);
-    const api = await buildApp({ database, fairShare: { rateLimitPerMinute: 0, userConcurrency: 1, userQueueTimeoutMs: 50 } });
+    const api = await buildApp({
+      database,
+      fairShare: { rateLimitPerMinute: 0, userConcurrency: 1, userQueueTimeoutMs: 50 },
+    });
     const user = newUser();
     const answers = await Promise.all([1, 2, 3].map(() => api.as(user, "GET", "/api/tasks")));
     expect(answers.map((a) => a.status).sort()).toEqual([200, 429, 429]);
@@ -148,7 +170,10 @@ describe("concurrency per user", () => {
   });
 
   test("a slot is given back after every kind of answer, errors included", async () => {
-    const api = await buildApp({ database: shared, fairShare: { rateLimitPerMinute: 0, userConcurrency: 1, userQueueTimeoutMs: 200 } });
+    const api = await buildApp({
+      database: shared,
+      fairShare: { rateLimitPerMinute: 0, userConcurrency: 1, userQueueTimeoutMs: 200 },
+    });
     const user = newUser();
     const statuses = [];
     statuses.push((await api.as(user, "GET", "/api/tasks/999999999")).status);

@@ -1,14 +1,23 @@
 // `tasks-api healthcheck`, as the container runtime runs it: src/main.ts, the compiled executable's
 // entry, against a real server process. Exit 0 only while the server is ready.
 import { describe, expect, test } from "bun:test";
+import { createFreshDatabase } from "./setup";
 import { SECRET } from "./support/app";
 import { freePort } from "./support/cluster";
-import { createFreshDatabase } from "./setup";
 import { baseEnv, startServer } from "./support/server";
 
 async function runMain(args: string[], env: Record<string, string> = {}) {
-  const proc = Bun.spawn(["bun", "src/main.ts", ...args], { env: { ...baseEnv(), BETTER_AUTH_SECRET: SECRET, ...env }, stdout: "pipe", stderr: "pipe", timeout: 20_000 });
-  const [stdout, stderr, exitCode] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  const proc = Bun.spawn(["bun", "src/main.ts", ...args], {
+    env: { ...baseEnv(), BETTER_AUTH_SECRET: SECRET, ...env },
+    stdout: "pipe",
+    stderr: "pipe",
+    timeout: 20_000,
+  });
+  const [stdout, stderr, exitCode] = await Promise.all([
+    new Response(proc.stdout).text(),
+    new Response(proc.stderr).text(),
+    proc.exited,
+  ]);
   return { exitCode, output: stdout + stderr };
 }
 
@@ -30,7 +39,10 @@ describe("tasks-api healthcheck", () => {
 
   test("exits 1 while the server listens but its database is not there (readiness 503)", async () => {
     const unreachable = `postgres://tasks:hunter2-secret@127.0.0.1:${freePort()}/tasks`;
-    const server = await startServer({ ...baseEnv(), BETTER_AUTH_SECRET: SECRET, DATABASE_URL: unreachable, DB_STARTUP_TIMEOUT_MS: "30000" }, { until: "listening" });
+    const server = await startServer(
+      { ...baseEnv(), BETTER_AUTH_SECRET: SECRET, DATABASE_URL: unreachable, DB_STARTUP_TIMEOUT_MS: "30000" },
+      { until: "listening" },
+    );
     try {
       expect(await healthcheck(portOf(server.url))).toEqual({ exitCode: 1, output: "" });
     } finally {
@@ -49,4 +61,3 @@ describe("tasks-api healthcheck", () => {
     expect(output).toContain('unknown command "no-such-command"');
   }, 30_000);
 });
-

@@ -5,7 +5,7 @@ import { appendFileSync } from "node:fs";
 import { join } from "node:path";
 import postgres from "postgres";
 import { loadConfig } from "../src/config";
-import { openDatabase, type Database } from "../src/db/client";
+import { type Database, openDatabase } from "../src/db/client";
 import { buildApp, newUser, SECRET, type TestApp } from "./support/app";
 import { clusterAvailable, startTempCluster, type TempCluster } from "./support/cluster";
 
@@ -17,7 +17,13 @@ let admin: postgres.Sql;
 
 describe.skipIf(!clusterAvailable)("cost of Idempotency-Key, in statements", () => {
   beforeAll(async () => {
-    cluster = startTempCluster({ configure: (data) => appendFileSync(join(data, "postgresql.conf"), "\nshared_preload_libraries = 'pg_stat_statements'\npg_stat_statements.track_utility = on\n") });
+    cluster = startTempCluster({
+      configure: (data) =>
+        appendFileSync(
+          join(data, "postgresql.conf"),
+          "\nshared_preload_libraries = 'pg_stat_statements'\npg_stat_statements.track_utility = on\n",
+        ),
+    });
     const config = loadConfig({ BETTER_AUTH_SECRET: SECRET, DATABASE_URL: cluster.url, DB_POOL_MAX: "2" });
     database = await openDatabase(config.database, config.databaseLimits);
     await database.migrate();
@@ -51,15 +57,29 @@ describe.skipIf(!clusterAvailable)("cost of Idempotency-Key, in statements", () 
   test(`a POST with a key is one statement, as one without a key is: ${N} requests, ${N} statements each way`, async () => {
     const user = newUser();
     const plain = await statementsOf(async () => {
-      for (let i = 0; i < N; i++) expect((await api.as(user, "POST", "/api/tasks", { title: `plain ${i}` })).status).toBe(201);
+      for (let i = 0; i < N; i++)
+        expect((await api.as(user, "POST", "/api/tasks", { title: `plain ${i}` })).status).toBe(201);
     });
     const keyed = await statementsOf(async () => {
       for (let i = 0; i < N; i++) {
-        expect((await api.as(user, "POST", "/api/tasks", { title: `keyed ${i}` }, { "idempotency-key": crypto.randomUUID() })).status).toBe(201);
+        expect(
+          (
+            await api.as(
+              user,
+              "POST",
+              "/api/tasks",
+              { title: `keyed ${i}` },
+              { "idempotency-key": crypto.randomUUID() },
+            )
+          ).status,
+        ).toBe(201);
       }
     });
     expect(total(plain)).toBe(N);
-    expect({ total: total(keyed), queries: keyed.map((r) => r.query.replace(/\s+/g, " ").slice(0, 60)) }).toEqual({ total: N, queries: [expect.stringContaining("insert into task_counts")] });
+    expect({ total: total(keyed), queries: keyed.map((r) => r.query.replace(/\s+/g, " ").slice(0, 60)) }).toEqual({
+      total: N,
+      queries: [expect.stringContaining("insert into task_counts")],
+    });
     expect(keyed[0]!.query).toContain("insert into idempotency_keys");
   }, 30_000);
 });

@@ -6,7 +6,7 @@ import type { Database } from "../src/db/client";
 import { newUser, type TestApp } from "./support/app";
 import { clusterAvailable, type TempCluster } from "./support/cluster";
 import { startClusterApp, stopClusterApp } from "./support/cluster-app";
-import { missing, CLUSTER } from "./support/requires";
+import { CLUSTER, missing } from "./support/requires";
 
 let cluster: TempCluster;
 let database: Database;

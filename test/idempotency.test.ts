@@ -4,7 +4,7 @@ import { sql } from "drizzle-orm";
 import { ConfigError, loadConfig } from "../src/config";
 import type { Database } from "../src/db/client";
 import { testDatabase } from "./setup";
-import { buildApp, newUser, SECRET, tokenFor, type TestApp } from "./support/app";
+import { buildApp, newUser, SECRET, type TestApp, tokenFor } from "./support/app";
 
 let api: TestApp;
 let database: Database;
@@ -18,11 +18,16 @@ const rowsOf = (result: any): any[] => (Array.isArray(result) ? result : result.
 const query = async (statement: ReturnType<typeof sql>) => rowsOf(await database.write((db) => db.execute(statement)));
 const key = () => crypto.randomUUID();
 const keyed = (k: string, more: Record<string, string> = {}) => ({ "idempotency-key": k, ...more });
-const storedKeys = async (user: string) => await query(sql`select key, status, expires_at from idempotency_keys where user_id = ${user}`);
-const titles = async (user: string) => (await api.as(user, "GET", "/api/tasks?sort=created_at")).body.map((t: any) => t.title);
+const storedKeys = async (user: string) =>
+  await query(sql`select key, status, expires_at from idempotency_keys where user_id = ${user}`);
+const titles = async (user: string) =>
+  (await api.as(user, "GET", "/api/tasks?sort=created_at")).body.map((t: any) => t.title);
 /** The parts of an answer a replay must repeat exactly. */
 const answerOf = (res: { status: number; body: any; headers: Headers }) => ({
-  status: res.status, body: res.body, location: res.headers.get("location"), etag: res.headers.get("etag"),
+  status: res.status,
+  body: res.body,
+  location: res.headers.get("location"),
+  etag: res.headers.get("etag"),
 });
 
 describe("replays", () => {
@@ -38,21 +43,24 @@ describe("replays", () => {
     expect(await titles(user)).toEqual(["once"]);
   });
 
-  test.each(["PUT", "PATCH"])("a repeated %s answers its first 200 again and does not apply the change a second time", async (method) => {
-    const user = newUser();
-    const task = (await api.as(user, "POST", "/api/tasks", { title: "before" })).body;
-    const k = key();
-    const first = await api.as(user, method, `/api/tasks/${task.id}`, { title: "first change" }, keyed(k));
-    expect(first.status).toBe(200);
-    // Someone changes the task in between; the repeat must neither undo that nor bump the version.
-    const later = await api.as(user, "PATCH", `/api/tasks/${task.id}`, { title: "later change" });
-    const again = await api.as(user, method, `/api/tasks/${task.id}`, { title: "first change" }, keyed(k));
-    expect(answerOf(again)).toEqual(answerOf(first));
-    expect(again.headers.get("idempotent-replayed")).toBe("true");
-    const now = await api.as(user, "GET", `/api/tasks/${task.id}`);
-    expect(now.body.title).toBe("later change");
-    expect(now.headers.get("etag")).toBe(later.headers.get("etag"));
-  });
+  test.each(["PUT", "PATCH"])(
+    "a repeated %s answers its first 200 again and does not apply the change a second time",
+    async (method) => {
+      const user = newUser();
+      const task = (await api.as(user, "POST", "/api/tasks", { title: "before" })).body;
+      const k = key();
+      const first = await api.as(user, method, `/api/tasks/${task.id}`, { title: "first change" }, keyed(k));
+      expect(first.status).toBe(200);
+      // Someone changes the task in between; the repeat must neither undo that nor bump the version.
+      const later = await api.as(user, "PATCH", `/api/tasks/${task.id}`, { title: "later change" });
+      const again = await api.as(user, method, `/api/tasks/${task.id}`, { title: "first change" }, keyed(k));
+      expect(answerOf(again)).toEqual(answerOf(first));
+      expect(again.headers.get("idempotent-replayed")).toBe("true");
+      const now = await api.as(user, "GET", `/api/tasks/${task.id}`);
+      expect(now.body.title).toBe("later change");
+      expect(now.headers.get("etag")).toBe(later.headers.get("etag"));
+    },
+  );
 
   test("a repeated DELETE answers 204 again instead of 404", async () => {
     const user = newUser();
@@ -81,8 +89,16 @@ describe("replays", () => {
   test("white space in the JSON body does not make it another request", async () => {
     const user = newUser();
     const k = key();
-    const first = await api.request("POST", "/api/tasks", { token: await tokenFor(user), body: '{"title":"spaced"}', headers: keyed(k) });
-    const again = await api.request("POST", "/api/tasks", { token: await tokenFor(user), body: '{ "title" : "spaced" }\n', headers: keyed(k) });
+    const first = await api.request("POST", "/api/tasks", {
+      token: await tokenFor(user),
+      body: '{"title":"spaced"}',
+      headers: keyed(k),
+    });
+    const again = await api.request("POST", "/api/tasks", {
+      token: await tokenFor(user),
+      body: '{ "title" : "spaced" }\n',
+      headers: keyed(k),
+    });
     expect(again.status).toBe(201);
     expect(again.headers.get("idempotent-replayed")).toBe("true");
     expect(await again.json()).toEqual(await first.json());
@@ -101,7 +117,13 @@ describe("keys are checked", () => {
     const other = (await api.as(user, "POST", "/api/tasks", { title: "untouched" })).body;
     const first = await api.as(user, "PATCH", `/api/tasks/${task.id}`, { title: "same" }, keyed(k));
     expect(first.status).toBe(200);
-    const res = await api.as(user, method, path.replace("OTHER", String(other.id)).replace("ID", String(task.id)), body, keyed(k));
+    const res = await api.as(
+      user,
+      method,
+      path.replace("OTHER", String(other.id)).replace("ID", String(task.id)),
+      body,
+      keyed(k),
+    );
     expect(res.status).toBe(422);
     expect(res.body).toEqual({ detail: "Idempotency-Key reused with a different request" });
     expect((await titles(user)).sort()).toEqual(["same", "untouched"]);
@@ -129,7 +151,13 @@ describe("keys are checked", () => {
     const user = newUser();
     const res = await api.as(user, "POST", "/api/tasks", { title: "x" }, keyed(value));
     expect(res.status).toBe(422);
-    expect(res.body.detail).toEqual([{ loc: ["header", "idempotency-key"], msg: "Idempotency-Key must be 1 to 255 visible ASCII characters", type: "string_pattern_mismatch" }]);
+    expect(res.body.detail).toEqual([
+      {
+        loc: ["header", "idempotency-key"],
+        msg: "Idempotency-Key must be 1 to 255 visible ASCII characters",
+        type: "string_pattern_mismatch",
+      },
+    ]);
     expect(await titles(user)).toEqual([]);
   });
 
@@ -158,7 +186,13 @@ describe("failures store nothing", () => {
     const missing = keyed(key());
     expect((await api.as(user, "DELETE", "/api/tasks/999999999999", undefined, missing)).status).toBe(404);
     expect(await storedKeys(user)).toEqual([]);
-    const retried = await api.as(user, "PUT", `/api/tasks/${task.id}`, { title: "u" }, { "idempotency-key": stale["idempotency-key"] });
+    const retried = await api.as(
+      user,
+      "PUT",
+      `/api/tasks/${task.id}`,
+      { title: "u" },
+      { "idempotency-key": stale["idempotency-key"] },
+    );
     expect(retried.status).toBe(200);
     expect(retried.headers.get("idempotent-replayed")).toBeNull();
   });
@@ -168,10 +202,13 @@ describe("concurrency", () => {
   test("20 concurrent POSTs with one key create exactly one task; each gets that 201 or a 409", async () => {
     const user = newUser();
     const k = key();
-    const answers = await Promise.all(Array.from({ length: 20 }, () => api.as(user, "POST", "/api/tasks", { title: "racing" }, keyed(k))));
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, () => api.as(user, "POST", "/api/tasks", { title: "racing" }, keyed(k))),
+    );
     const created = answers.filter((a) => a.status === 201);
     expect(answers.filter((a) => a.status !== 201 && a.status !== 409)).toEqual([]);
-    for (const a of answers.filter((a) => a.status === 409)) expect(a.body).toEqual({ detail: "A request with this Idempotency-Key is in progress" });
+    for (const a of answers.filter((a) => a.status === 409))
+      expect(a.body).toEqual({ detail: "A request with this Idempotency-Key is in progress" });
     expect(new Set(created.map((a) => a.body.id)).size).toBe(1);
     expect(created.filter((a) => a.headers.get("idempotent-replayed") === null).length).toBe(1);
     expect(await titles(user)).toEqual(["racing"]);
@@ -185,17 +222,26 @@ describe("expiry", () => {
     const longer = await buildApp({ idempotencyKeyTtlHours: 48 });
     await api.as(user, "POST", "/api/tasks", { title: "day" }, keyed(k));
     await longer.as(user, "POST", "/api/tasks", { title: "two days" }, keyed("second"));
-    const hoursLeft = await query(sql`select key, extract(epoch from expires_at - now()) / 3600 as hours from idempotency_keys where user_id = ${user} order by hours`);
-    expect(hoursLeft.map((r) => [r.key, Math.round(Number(r.hours))])).toEqual([[k, 24], ["second", 48]]);
+    const hoursLeft = await query(
+      sql`select key, extract(epoch from expires_at - now()) / 3600 as hours from idempotency_keys where user_id = ${user} order by hours`,
+    );
+    expect(hoursLeft.map((r) => [r.key, Math.round(Number(r.hours))])).toEqual([
+      [k, 24],
+      ["second", 48],
+    ]);
 
     // As if a day had passed.
-    await query(sql`update idempotency_keys set expires_at = now() - interval '1 second' where user_id = ${user} and key = ${k}`);
+    await query(
+      sql`update idempotency_keys set expires_at = now() - interval '1 second' where user_id = ${user} and key = ${k}`,
+    );
     const again = await api.as(user, "POST", "/api/tasks", { title: "day" }, keyed(k));
     expect(again.status).toBe(201);
     expect(again.headers.get("idempotent-replayed")).toBeNull();
     expect(await titles(user)).toEqual(["day", "two days", "day"]);
     // The expired row was taken over by the new answer, with a fresh expiry.
-    const [row] = await query(sql`select extract(epoch from expires_at - now()) / 3600 as hours from idempotency_keys where user_id = ${user} and key = ${k}`);
+    const [row] = await query(
+      sql`select extract(epoch from expires_at - now()) / 3600 as hours from idempotency_keys where user_id = ${user} and key = ${k}`,
+    );
     expect(Math.round(Number(row.hours))).toBe(24);
   });
 
@@ -226,17 +272,32 @@ describe("expiry", () => {
 
 describe("storage", () => {
   test("finding a user's key is one probe of the primary key", async () => {
-    const plan = await database.read((db) => db.transaction(async (tx) => {
-      await tx.execute(sql`set local enable_seqscan = off`);
-      return rowsOf(await tx.execute(sql`explain select status from idempotency_keys where user_id = 'u' and key = 'k' and expires_at > now()`)).map((r) => r["QUERY PLAN"]).join("\n");
-    }));
+    const plan = await database.read((db) =>
+      db.transaction(async (tx) => {
+        await tx.execute(sql`set local enable_seqscan = off`);
+        return rowsOf(
+          await tx.execute(
+            sql`explain select status from idempotency_keys where user_id = 'u' and key = 'k' and expires_at > now()`,
+          ),
+        )
+          .map((r) => r["QUERY PLAN"])
+          .join("\n");
+      }),
+    );
     expect(plan).toContain("Index Scan using idempotency_keys_pkey");
   });
 
   test("the OpenAPI document declares the Idempotency-Key header on every write", async () => {
     const doc: any = await (await api.request("GET", "/openapi.json")).json();
-    for (const [path, method] of [["/api/tasks", "post"], ["/api/tasks/{id}", "put"], ["/api/tasks/{id}", "patch"], ["/api/tasks/{id}", "delete"]] as const) {
-      const names = (doc.paths[path][method].parameters ?? []).filter((p: any) => p.in === "header").map((p: any) => p.name);
+    for (const [path, method] of [
+      ["/api/tasks", "post"],
+      ["/api/tasks/{id}", "put"],
+      ["/api/tasks/{id}", "patch"],
+      ["/api/tasks/{id}", "delete"],
+    ] as const) {
+      const names = (doc.paths[path][method].parameters ?? [])
+        .filter((p: any) => p.in === "header")
+        .map((p: any) => p.name);
       expect(names).toContain("idempotency-key");
     }
   });

@@ -1,20 +1,30 @@
 // deploy/kubernetes renders (base and the Neon overlay) and every object is valid against the
 // Kubernetes API schemas (kubernetes-models, offline); the settings that must agree do.
 import { describe, expect, test } from "bun:test";
-import { Service } from "kubernetes-models/v1";
 import { Deployment } from "kubernetes-models/apps/v1";
 import { HorizontalPodAutoscaler } from "kubernetes-models/autoscaling/v2";
 import { Job } from "kubernetes-models/batch/v1";
 import { NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1";
 import { PodDisruptionBudget } from "kubernetes-models/policy/v1";
+import { Service } from "kubernetes-models/v1";
 import { loadConfig } from "../src/config";
 import { renderKustomization } from "./support/kustomize";
 
 const MODELS: Record<string, new (data: any) => { validate(): void }> = {
-  "apps/v1/Deployment": Deployment, "v1/Service": Service, "autoscaling/v2/HorizontalPodAutoscaler": HorizontalPodAutoscaler,
-  "policy/v1/PodDisruptionBudget": PodDisruptionBudget, "networking.k8s.io/v1/NetworkPolicy": NetworkPolicy, "batch/v1/Job": Job,
+  "apps/v1/Deployment": Deployment,
+  "v1/Service": Service,
+  "autoscaling/v2/HorizontalPodAutoscaler": HorizontalPodAutoscaler,
+  "policy/v1/PodDisruptionBudget": PodDisruptionBudget,
+  "networking.k8s.io/v1/NetworkPolicy": NetworkPolicy,
+  "batch/v1/Job": Job,
 };
-const envOf = (container: any) => Object.fromEntries(container.env.map((e: any) => [e.name, e.value ?? `secret:${e.valueFrom.secretKeyRef.name}/${e.valueFrom.secretKeyRef.key}`]));
+const envOf = (container: any) =>
+  Object.fromEntries(
+    container.env.map((e: any) => [
+      e.name,
+      e.value ?? `secret:${e.valueFrom.secretKeyRef.name}/${e.valueFrom.secretKeyRef.key}`,
+    ]),
+  );
 
 for (const dir of ["deploy/kubernetes/base", "deploy/kubernetes/overlays/neon"]) {
   describe(dir, () => {
@@ -43,16 +53,26 @@ for (const dir of ["deploy/kubernetes/base", "deploy/kubernetes/overlays/neon"])
       const drainS = Number(env.SHUTDOWN_DRAIN_MS) / 1000;
       expect(api.readinessProbe.periodSeconds * api.readinessProbe.failureThreshold).toBeLessThan(drainS);
       expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(drainS + 10);
-      expect(api.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } });
+      expect(api.securityContext).toMatchObject({
+        readOnlyRootFilesystem: true,
+        allowPrivilegeEscalation: false,
+        capabilities: { drop: ["ALL"] },
+      });
       expect(pod.securityContext.runAsNonRoot).toBe(true);
       expect(api.resources.requests && api.resources.limits).toBeTruthy();
       // The values the pod will run with are accepted by the service's own configuration.
       const plain = Object.fromEntries(Object.entries(env).filter(([, v]) => !(v as string).startsWith("secret:")));
-      const config = loadConfig({ ...plain, DATABASE_URL: "postgresql://u:p@ep-x-pooler.example.com/neondb?sslmode=verify-full&sslrootcert=system", BETTER_AUTH_SECRET: "k".repeat(48) } as Record<string, string>);
+      const config = loadConfig({
+        ...plain,
+        DATABASE_URL: "postgresql://u:p@ep-x-pooler.example.com/neondb?sslmode=verify-full&sslrootcert=system",
+        BETTER_AUTH_SECRET: "k".repeat(48),
+      } as Record<string, string>);
       expect(config.migrateOnStart).toBe(false);
       const hpa = objects.find((o) => o.kind === "HorizontalPodAutoscaler")!;
       expect(hpa.spec.minReplicas).toBeLessThanOrEqual(deployment.spec.replicas);
-      console.log(`${dir}: ${deployment.spec.replicas} replicas (HPA ${hpa.spec.minReplicas}-${hpa.spec.maxReplicas}) x DB_POOL_MAX ${config.database.poolMax} = up to ${hpa.spec.maxReplicas * config.database.poolMax} connections`);
+      console.log(
+        `${dir}: ${deployment.spec.replicas} replicas (HPA ${hpa.spec.minReplicas}-${hpa.spec.maxReplicas}) x DB_POOL_MAX ${config.database.poolMax} = up to ${hpa.spec.maxReplicas * config.database.poolMax} connections`,
+      );
     });
 
     test("the migration Job runs `migrate` with the same image and a direct database URL", async () => {

@@ -18,7 +18,15 @@ test("the served document is the same before and after the routes have answered 
   const before = await served(await buildApp());
   const user = newUser();
   const { body } = await api.as(user, "POST", "/api/tasks", { title: "compiles every validator" });
-  for (const [method, path] of [["GET", "/api/tasks"], ["GET", `/api/tasks/${body.id}`], ["PUT", `/api/tasks/${body.id}`], ["PATCH", `/api/tasks/${body.id}`], ["DELETE", `/api/tasks/${body.id}`], ["GET", "/health"], ["GET", "/health/ready"]] as const) {
+  for (const [method, path] of [
+    ["GET", "/api/tasks"],
+    ["GET", `/api/tasks/${body.id}`],
+    ["PUT", `/api/tasks/${body.id}`],
+    ["PATCH", `/api/tasks/${body.id}`],
+    ["DELETE", `/api/tasks/${body.id}`],
+    ["GET", "/health"],
+    ["GET", "/health/ready"],
+  ] as const) {
     await api.as(user, method, path, method.startsWith("P") ? { status: "completed" } : undefined);
   }
   expect(await served(await buildApp())).toEqual(before);

@@ -4,13 +4,13 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { sql } from "drizzle-orm";
 import postgres from "postgres";
 import { loadConfig } from "../src/config";
-import { openDatabase, type Database, type Db } from "../src/db/client";
+import { type Database, type Db, openDatabase } from "../src/db/client";
+import { buildApp, newUser, SECRET, type TestApp, timedCall, tokenFor } from "./support/app";
 import { clusterAvailable, type TempCluster } from "./support/cluster";
 import { startClusterApp, stopClusterApp } from "./support/cluster-app";
 import { expectNoLeaks } from "./support/hygiene";
 import { lockRow, waitingOnLocks } from "./support/locks";
-import { buildApp, newUser, SECRET, timedCall, tokenFor, type TestApp } from "./support/app";
-import { missing, CLUSTER } from "./support/requires";
+import { CLUSTER, missing } from "./support/requires";
 
 let cluster: TempCluster;
 let database: Database;
@@ -18,7 +18,8 @@ let api: TestApp;
 const answers: string[] = [];
 const tokens: string[] = [];
 
-const call = (user: string, method: string, path: string, body?: unknown) => timedCall(api, { tokens, answers }, user, method, path, body);
+const call = (user: string, method: string, path: string, body?: unknown) =>
+  timedCall(api, { tokens, answers }, user, method, path, body);
 
 /** Polls a read until it answers 200; returns how long that took. */
 async function timeUntilServing(user: string, limitMs: number) {
@@ -37,7 +38,11 @@ describe.skipIf(missing(clusterAvailable, CLUSTER))("database outages while serv
 
   afterAll(async () => {
     await stopClusterApp({ cluster, database });
-    expectNoLeaks({ answers, logs: api?.logs.map((l) => JSON.stringify(l)) ?? [], secrets: [...tokens, cluster?.password] });
+    expectNoLeaks({
+      answers,
+      logs: api?.logs.map((l) => JSON.stringify(l)) ?? [],
+      secrets: [...tokens, cluster?.password],
+    });
   }, 30_000);
 
   test("with PostgreSQL stopped outright every route answers 503 with Retry-After within seconds, readiness says 503, and once it is back the service serves again within 5 s without a restart", async () => {
@@ -79,8 +84,10 @@ describe.skipIf(missing(clusterAvailable, CLUSTER))("database outages while serv
     cluster.start();
     const startMs = performance.now() - backStarted;
     const recoveryMs = await timeUntilServing(user, 10_000);
-    console.log(`full outage: time to 503 ${Math.max(...during.map((r) => r.ms)).toFixed(0)} ms at most (readiness ${readyMs.toFixed(0)} ms); ` +
-      `PostgreSQL restart ${startMs.toFixed(0)} ms; serving again ${recoveryMs.toFixed(0)} ms after it accepted connections`);
+    console.log(
+      `full outage: time to 503 ${Math.max(...during.map((r) => r.ms)).toFixed(0)} ms at most (readiness ${readyMs.toFixed(0)} ms); ` +
+        `PostgreSQL restart ${startMs.toFixed(0)} ms; serving again ${recoveryMs.toFixed(0)} ms after it accepted connections`,
+    );
     expect(recoveryMs).toBeLessThan(5000);
 
     // Readiness answers from a check at most 1 s old: it turns 200 within about a second.
@@ -106,13 +113,22 @@ describe.skipIf(missing(clusterAvailable, CLUSTER))("database outages while serv
     const read = (await database.read(killOwnConnectionOnce("read"))) as unknown as Iterable<unknown>;
     expect([...read]).toEqual([{ ok: 1 }]);
     expect(attempts.read).toBe(2);
-    const write = await database.write(killOwnConnectionOnce("write")).then(() => "done", (e: unknown) => e);
+    const write = await database.write(killOwnConnectionOnce("write")).then(
+      () => "done",
+      (e: unknown) => e,
+    );
     expect(write).not.toBe("done");
     expect(attempts.write).toBe(1);
   }, 30_000);
 
   test("a PostgreSQL backend frozen under a request (SIGSTOP): 503 once the deadline passes, the pool is replaced, and the service serves again", async () => {
-    const config = loadConfig({ BETTER_AUTH_SECRET: SECRET, DATABASE_URL: cluster.url, DB_POOL_MAX: "1", DB_STATEMENT_TIMEOUT_MS: "500", DB_CONNECT_TIMEOUT_MS: "500" });
+    const config = loadConfig({
+      BETTER_AUTH_SECRET: SECRET,
+      DATABASE_URL: cluster.url,
+      DB_POOL_MAX: "1",
+      DB_STATEMENT_TIMEOUT_MS: "500",
+      DB_CONNECT_TIMEOUT_MS: "500",
+    });
     const frozenDb = await openDatabase(config.database, config.databaseLimits);
     const frozenApi = await buildApp({ database: frozenDb });
     const admin = postgres(cluster.url, { max: 1, onnotice: () => {} });
@@ -140,13 +156,17 @@ describe.skipIf(missing(clusterAvailable, CLUSTER))("database outages while serv
       let after = await get();
       while (after.status !== 200 && performance.now() - started < 10_000) after = await get();
       expect(after.status).toBe(200);
-      console.log(`frozen backend: 503 after ${frozen.ms.toFixed(0)} ms (DB_STATEMENT_TIMEOUT_MS=500, then the cancel), serving again ${(performance.now() - started).toFixed(0)} ms later on a new pool`);
+      console.log(
+        `frozen backend: 503 after ${frozen.ms.toFixed(0)} ms (DB_STATEMENT_TIMEOUT_MS=500, then the cancel), serving again ${(performance.now() - started).toFixed(0)} ms later on a new pool`,
+      );
       await frozenApi.settled();
       // One line per request that waited out the deadline (the first, and any that reached the frozen
       // connection before it was closed); never one for a request that was served.
       const stuckLines = frozenApi.logs.filter((l) => l.msg.startsWith("database did not answer in time")).length;
       expect(stuckLines).toBeGreaterThanOrEqual(1);
-      expect(stuckLines).toBeLessThanOrEqual(frozenApi.logs.filter((l) => l.msg === "request" && l.status === 503).length);
+      expect(stuckLines).toBeLessThanOrEqual(
+        frozenApi.logs.filter((l) => l.msg === "request" && l.status === 503).length,
+      );
     } finally {
       if (pid) {
         process.kill(pid, "SIGCONT");

@@ -2,8 +2,8 @@ import { beforeAll, describe, expect, test } from "bun:test";
 import { sql } from "drizzle-orm";
 import type { Database } from "../src/db/client";
 import { SORTS } from "../src/tasks/constants";
-import { buildApp, newUser, type TestApp } from "./support/app";
 import { testDatabase } from "./setup";
+import { buildApp, newUser, type TestApp } from "./support/app";
 
 let api: TestApp;
 let database: Database;
@@ -19,16 +19,21 @@ const STATUSES = ["pending", "completed", "in_progress", "pending"] as const;
 async function seed(user: string, count: number) {
   const ids: number[] = [];
   for (let i = 0; i < count; i++) {
-    const res = await api.as(user, "POST", "/api/tasks", { title: TITLES[i % TITLES.length], status: STATUSES[i % STATUSES.length] });
+    const res = await api.as(user, "POST", "/api/tasks", {
+      title: TITLES[i % TITLES.length],
+      status: STATUSES[i % STATUSES.length],
+    });
     expect(res.status).toBe(201);
     ids.push(res.body.id);
   }
   // Timestamps that tie (broken on id) and that differ by a microsecond within one millisecond: a cursor
   // holding a millisecond timestamp would repeat or skip these.
-  await database.write((db) => db.execute(sql`
+  await database.write((db) =>
+    db.execute(sql`
     update tasks set created_at = timestamptz '2026-01-01 00:00:00.000100+00' + (id % 5) * interval '1 microsecond',
       updated_at = timestamptz '2026-01-01 00:00:00.000100+00' + (id % 7) * interval '1 microsecond' + interval '1 second'
-    where user_id = ${user}`));
+    where user_id = ${user}`),
+  );
   return ids;
 }
 
@@ -69,7 +74,9 @@ describe("GET /api/tasks by cursor", () => {
         for (const page of pages) expect(page.headers.get("x-total-count")).toBe(String(all.body.length));
         for (const page of pages.slice(0, -1)) {
           expect(page.body.length).toBe(4);
-          expect(linkOf(page)).toMatch(new RegExp(`^/api/tasks\\?${filter}limit=4&sort=${sort.replace("-", "\\-")}&cursor=[A-Za-z0-9_-]+$`));
+          expect(linkOf(page)).toMatch(
+            new RegExp(`^/api/tasks\\?${filter}limit=4&sort=${sort.replace("-", "\\-")}&cursor=[A-Za-z0-9_-]+$`),
+          );
         }
       });
     }
@@ -80,10 +87,17 @@ describe("GET /api/tasks by cursor", () => {
     for (const sort of SORTS) {
       for (const status of [undefined, "completed"]) {
         const filter = status ? `status=${status}&` : "";
-        const all = (await api.as(user, "GET", `/api/tasks?${filter}limit=500&sort=${sort}`)).body.map((t: { id: number }) => t.id);
+        const all = (await api.as(user, "GET", `/api/tasks?${filter}limit=500&sort=${sort}`)).body.map(
+          (t: { id: number }) => t.id,
+        );
         for (let offset = 0; offset <= all.length + 1; offset++) {
           const page = await api.as(user, "GET", `/api/tasks?${filter}limit=4&offset=${offset}&sort=${sort}`);
-          expect({ sort, status, offset, ids: page.body.map((t: { id: number }) => t.id) }).toEqual({ sort, status, offset, ids: all.slice(offset, offset + 4) });
+          expect({ sort, status, offset, ids: page.body.map((t: { id: number }) => t.id) }).toEqual({
+            sort,
+            status,
+            offset,
+            ids: all.slice(offset, offset + 4),
+          });
           expect(page.headers.get("x-total-count")).toBe(String(all.length));
           expect(page.headers.has("link")).toBe(offset + 4 < all.length);
         }
@@ -155,8 +169,13 @@ describe("GET /api/tasks with a bad cursor answers 422", () => {
   let cursors: Record<string, string>;
   beforeAll(async () => {
     await seed(user, 4);
-    const cursorOf = async (query: string) => new URLSearchParams(linkOf(await api.as(user, "GET", `/api/tasks?${query}`))!.split("?")[1]).get("cursor")!;
-    cursors = { title: await cursorOf("limit=1&sort=title"), pending: await cursorOf("limit=1&status=pending"), created: await cursorOf("limit=1") };
+    const cursorOf = async (query: string) =>
+      new URLSearchParams(linkOf(await api.as(user, "GET", `/api/tasks?${query}`))!.split("?")[1]).get("cursor")!;
+    cursors = {
+      title: await cursorOf("limit=1&sort=title"),
+      pending: await cursorOf("limit=1&status=pending"),
+      created: await cursorOf("limit=1"),
+    };
   });
 
   // Hand-made cursors in the service's format: version 1, sort index, status index, id, key.
@@ -184,14 +203,19 @@ describe("GET /api/tasks with a bad cursor answers 422", () => {
   test("characters outside base64url are refused by the query schema", async () => {
     const res = await api.as(user, "GET", "/api/tasks?cursor=a%2Bb%2F");
     expect(res.status).toBe(422);
-    expect(res.body.detail[0]).toMatchObject({ loc: ["query", "cursor"], msg: "cursor must be the value from a Link header, unchanged" });
+    expect(res.body.detail[0]).toMatchObject({
+      loc: ["query", "cursor"],
+      msg: "cursor must be the value from a Link header, unchanged",
+    });
   });
 
   test("a cursor together with offset, even offset=0, answers 422 naming offset", async () => {
     for (const offset of ["0", "2"]) {
       const res = await api.as(user, "GET", `/api/tasks?sort=title&offset=${offset}&cursor=${cursors.title}`);
       expect(res.status).toBe(422);
-      expect(res.body.detail).toEqual([{ loc: ["query", "offset"], msg: expect.stringContaining("cursor"), type: "value_error" }]);
+      expect(res.body.detail).toEqual([
+        { loc: ["query", "offset"], msg: expect.stringContaining("cursor"), type: "value_error" },
+      ]);
     }
   });
 });

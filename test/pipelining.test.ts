@@ -6,14 +6,20 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createFreshDatabase } from "./setup";
-import { SECRET, newUser, tokenFor } from "./support/app";
-import { startServer, type ServerProcess } from "./support/server";
+import { newUser, SECRET, tokenFor } from "./support/app";
+import { type ServerProcess, startServer } from "./support/server";
 
 let server: ServerProcess;
 let cleanup: () => Promise<void>;
 
 beforeAll(async () => {
-  const base = { PATH: process.env.PATH!, HOME: process.env.HOME ?? "/tmp", BETTER_AUTH_SECRET: SECRET, PORT: "0", HOST: "127.0.0.1" };
+  const base = {
+    PATH: process.env.PATH!,
+    HOME: process.env.HOME ?? "/tmp",
+    BETTER_AUTH_SECRET: SECRET,
+    PORT: "0",
+    HOST: "127.0.0.1",
+  };
   let env: Record<string, string>;
   if (process.env.TEST_DATABASE_URL) {
     const fresh = await createFreshDatabase("tasks_pipelining");
@@ -45,14 +51,26 @@ function exchange(raw: string): Promise<{ text: string; closedByServer: boolean 
       clearTimeout(timer);
       resolve({ text, closedByServer });
     };
-    const timer = setTimeout(() => { finish(false); socket.then((s) => s.end()); }, 3000);
+    const timer = setTimeout(() => {
+      finish(false);
+      socket.then((s) => s.end());
+    }, 3000);
     const socket = Bun.connect({
-      hostname, port: Number(port),
+      hostname,
+      port: Number(port),
       socket: {
-        open(s) { s.write(raw); },
-        data(_, chunk) { text += chunk.toString(); },
-        close() { finish(true); },
-        error(_, error) { reject(error); },
+        open(s) {
+          s.write(raw);
+        },
+        data(_, chunk) {
+          text += chunk.toString();
+        },
+        close() {
+          finish(true);
+        },
+        error(_, error) {
+          reject(error);
+        },
       },
     });
   });
@@ -89,7 +107,8 @@ describe("HTTP/1.1 pipelining", () => {
     for (let i = 0; i < 100 && (await tasksOf(token)).length === 0; i++) await Bun.sleep(20);
     // The client cannot know whether the write happened, so it retries, on a new connection, unchanged.
     const retry = await fetch(`${server.url}/api/tasks`, {
-      method: "POST", body: '{"title":"exactly once"}',
+      method: "POST",
+      body: '{"title":"exactly once"}',
       headers: { authorization: `Bearer ${token}`, "content-type": "application/json", "idempotency-key": key },
     });
     expect(retry.status).toBe(201);

@@ -3,12 +3,12 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import postgres from "postgres";
 import { loadConfig } from "../src/config";
-import { openDatabase, type Database } from "../src/db/client";
+import { type Database, openDatabase } from "../src/db/client";
+import { buildApp, newUser, SECRET, type TestApp, timedCall } from "./support/app";
 import { clusterAvailable, startTempCluster, type TempCluster } from "./support/cluster";
 import { expectNoLeaks } from "./support/hygiene";
 import { lockRow, waitingOnLocks } from "./support/locks";
-import { buildApp, newUser, SECRET, timedCall, type TestApp } from "./support/app";
-import { missing, CLUSTER } from "./support/requires";
+import { CLUSTER, missing } from "./support/requires";
 
 let cluster: TempCluster;
 let admin: postgres.Sql;
@@ -22,7 +22,8 @@ async function appWith(env: Record<string, string>) {
   await database.migrate();
   const api = await buildApp({ database });
   opened.push({ database, api });
-  const call = (user: string, method: string, path: string, body?: unknown) => timedCall(api, { tokens, answers }, user, method, path, body);
+  const call = (user: string, method: string, path: string, body?: unknown) =>
+    timedCall(api, { tokens, answers }, user, method, path, body);
   return { api, call };
 }
 
@@ -36,12 +37,21 @@ describe.skipIf(missing(clusterAvailable, CLUSTER))("pool exhaustion", () => {
     await Promise.all(opened.map(({ database }) => database.close()));
     await admin?.end({ timeout: 1 });
     cluster?.destroy();
-    expectNoLeaks({ answers, logs: opened.flatMap(({ api }) => api.logs.map((l) => JSON.stringify(l))), secrets: [...tokens, cluster?.password] });
+    expectNoLeaks({
+      answers,
+      logs: opened.flatMap(({ api }) => api.logs.map((l) => JSON.stringify(l))),
+      secrets: [...tokens, cluster?.password],
+    });
   }, 30_000);
 
   test("with DB_POOL_MAX=2 held busy, new requests wait at most DB_QUEUE_TIMEOUT_MS then answer 503, never start their query, and the service serves normally once the pool frees", async () => {
     // DB_PIPELINE=1: strict admission, one query per connection, so "held busy" means no more gets in.
-    const { api, call } = await appWith({ DB_POOL_MAX: "2", DB_PIPELINE: "1", DB_QUEUE_TIMEOUT_MS: "500", DB_STATEMENT_TIMEOUT_MS: "30000" });
+    const { api, call } = await appWith({
+      DB_POOL_MAX: "2",
+      DB_PIPELINE: "1",
+      DB_QUEUE_TIMEOUT_MS: "500",
+      DB_STATEMENT_TIMEOUT_MS: "30000",
+    });
     const user = newUser();
     const task = await call(user, "POST", "/api/tasks", { title: "contended" });
     const unlock = await lockRow(admin, task.body.id);
@@ -66,7 +76,9 @@ describe.skipIf(missing(clusterAvailable, CLUSTER))("pool exhaustion", () => {
       expect(res.ms).toBeLessThan(5000);
     }
     expect(ready.status).toBe(503);
-    console.log(`pool exhaustion: 503 after ${Math.min(...refused.map((r) => r.ms)).toFixed(0)}-${Math.max(...refused.map((r) => r.ms)).toFixed(0)} ms of waiting (DB_QUEUE_TIMEOUT_MS=500)`);
+    console.log(
+      `pool exhaustion: 503 after ${Math.min(...refused.map((r) => r.ms)).toFixed(0)}-${Math.max(...refused.map((r) => r.ms)).toFixed(0)} ms of waiting (DB_QUEUE_TIMEOUT_MS=500)`,
+    );
 
     await unlock();
     for (const holder of await Promise.all(holders)) expect(holder.status).toBe(200);

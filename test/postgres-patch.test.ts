@@ -6,7 +6,10 @@ const root = new URL("..", import.meta.url).pathname;
 
 test("the installed postgres.js carries every hunk of patches/postgres@3.4.9.patch", () => {
   // Reversing the patch applies cleanly only where all of it is in place.
-  const reverse = Bun.spawnSync(["git", "apply", "--reverse", "--check", "--directory=node_modules/postgres", "patches/postgres@3.4.9.patch"], { cwd: root, stderr: "pipe" });
+  const reverse = Bun.spawnSync(
+    ["git", "apply", "--reverse", "--check", "--directory=node_modules/postgres", "patches/postgres@3.4.9.patch"],
+    { cwd: root, stderr: "pipe" },
+  );
   expect(reverse.stderr.toString()).toBe("");
   expect(reverse.exitCode).toBe(0);
 });

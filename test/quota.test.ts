@@ -9,7 +9,9 @@ beforeAll(async () => {
 describe("quota per user (MAX_TASKS_PER_USER)", () => {
   test("30 concurrent creates at a limit of 5 create exactly 5; the rest answer 409 and create nothing", async () => {
     const user = newUser();
-    const answers = await Promise.all(Array.from({ length: 30 }, (_, i) => api.as(user, "POST", "/api/tasks", { title: `t${i}` })));
+    const answers = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => api.as(user, "POST", "/api/tasks", { title: `t${i}` })),
+    );
     const statuses = answers.map((a) => a.status);
     expect(statuses.filter((s) => s === 201).length).toBe(5);
     expect(statuses.filter((s) => s === 409).length).toBe(25);
@@ -35,7 +37,9 @@ describe("quota per user (MAX_TASKS_PER_USER)", () => {
     const user = newUser();
     const ids = [];
     for (let i = 0; i < 5; i++) ids.push((await api.as(user, "POST", "/api/tasks", { title: `t${i}` })).body.id);
-    expect((await api.as(user, "DELETE", `/api/tasks/${ids[0]}`, undefined, { "if-match": `"${ids[0]}-99"` })).status).toBe(412);
+    expect(
+      (await api.as(user, "DELETE", `/api/tasks/${ids[0]}`, undefined, { "if-match": `"${ids[0]}-99"` })).status,
+    ).toBe(412);
     expect((await api.as(user, "POST", "/api/tasks", { title: "sixth" })).status).toBe(409);
   });
 });

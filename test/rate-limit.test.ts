@@ -14,7 +14,12 @@ describe("RateLimiter", () => {
     const limiter = new RateLimiter({ perMinute: 60, burst: 3, now: c.now });
     const answers = [1, 2, 3, 4].map(() => limiter.take("alice"));
     expect(answers.map((a) => a.allowed)).toEqual([true, true, true, false]);
-    expect(answers.map((a) => a.headers.ratelimit)).toEqual(['"per-user";r=2;t=1', '"per-user";r=1;t=1', '"per-user";r=0;t=1', '"per-user";r=0;t=1']);
+    expect(answers.map((a) => a.headers.ratelimit)).toEqual([
+      '"per-user";r=2;t=1',
+      '"per-user";r=1;t=1',
+      '"per-user";r=0;t=1',
+      '"per-user";r=0;t=1',
+    ]);
     expect(answers[0]!.headers["ratelimit-policy"]).toBe('"per-user";q=3;w=3');
     expect(answers[2]!.headers["retry-after"]).toBeUndefined();
     expect(answers[3]!.headers["retry-after"]).toBe("1");
@@ -74,10 +79,12 @@ describe("UserQueue", () => {
     const order: number[] = [];
     const first = queue.acquire("alice") as () => void;
     const second = queue.acquire("alice") as () => void;
-    const waiting = [3, 4].map((n) => (queue.acquire("alice") as Promise<() => void>).then((release) => {
-      order.push(n);
-      return release;
-    }));
+    const waiting = [3, 4].map((n) =>
+      (queue.acquire("alice") as Promise<() => void>).then((release) => {
+        order.push(n);
+        return release;
+      }),
+    );
     expect(typeof queue.acquire("bob")).toBe("function");
     expect(queue.running("alice")).toBe(2);
     first();

@@ -2,9 +2,9 @@
 // and a database that refuses writes or lacks the tasks table makes the replica not ready.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import postgres from "postgres";
-import { openDatabase, type Database } from "../src/db/client";
-import { buildApp, type TestApp } from "./support/app";
+import { type Database, openDatabase } from "../src/db/client";
 import { createFreshDatabase } from "./setup";
+import { buildApp, type TestApp } from "./support/app";
 import { missing, POSTGRES } from "./support/requires";
 
 const adminUrl = process.env.TEST_DATABASE_URL;
@@ -28,7 +28,7 @@ describe.skipIf(missing(!!adminUrl, POSTGRES))("readiness against a real Postgre
   let admin: postgres.Sql;
   beforeAll(async () => {
     fresh = await createFreshDatabase("tasks_ready");
-    database = await openDatabase({ kind: "postgres", url: fresh.url, poolMax: 4, prepare: true, });
+    database = await openDatabase({ kind: "postgres", url: fresh.url, poolMax: 4, prepare: true });
     api = await buildApp({ database });
     admin = postgres(adminUrl!, { max: 1, onnotice: () => {} });
   });
@@ -50,21 +50,26 @@ describe.skipIf(missing(!!adminUrl, POSTGRES))("readiness against a real Postgre
     // The real database, with every piece of database work the app admits counted (PostgreSQL's own
     // statistics reach pg_stat_database up to 10 s late, too late to read here).
     let roundTrips = 0;
-    const counted: Database = { ...database, read: (work) => {
-      roundTrips++;
-      return database.read(work);
-    } };
+    const counted: Database = {
+      ...database,
+      read: (work) => {
+        roundTrips++;
+        return database.read(work);
+      },
+    };
     const flooded = await buildApp({ database: counted });
     const started = performance.now();
     const statuses = new Map<number, number>();
     let slowest = 0;
     for (let batch = 0; batch < 50; batch++) {
-      await Promise.all(Array.from({ length: 100 }, async () => {
-        const t = performance.now();
-        const { status } = await probe(flooded);
-        slowest = Math.max(slowest, performance.now() - t);
-        statuses.set(status, (statuses.get(status) ?? 0) + 1);
-      }));
+      await Promise.all(
+        Array.from({ length: 100 }, async () => {
+          const t = performance.now();
+          const { status } = await probe(flooded);
+          slowest = Math.max(slowest, performance.now() - t);
+          statuses.set(status, (statuses.get(status) ?? 0) + 1);
+        }),
+      );
       await Bun.sleep(50);
     }
     const seconds = (performance.now() - started) / 1000;
@@ -72,7 +77,9 @@ describe.skipIf(missing(!!adminUrl, POSTGRES))("readiness against a real Postgre
     // One check per started second of the flood, plus the one that may straddle its end.
     expect(roundTrips).toBeGreaterThanOrEqual(1);
     expect(roundTrips).toBeLessThanOrEqual(Math.ceil(seconds) + 1);
-    console.log(`probe flood: 5000 probes in ${seconds.toFixed(2)} s -> ${roundTrips} database round trips; slowest probe ${slowest.toFixed(1)} ms`);
+    console.log(
+      `probe flood: 5000 probes in ${seconds.toFixed(2)} s -> ${roundTrips} database round trips; slowest probe ${slowest.toFixed(1)} ms`,
+    );
   }, 30_000);
 
   test("a database that refuses writes (transaction_read_only) is 503 read_only, and 200 again once it accepts them", async () => {
@@ -82,7 +89,10 @@ describe.skipIf(missing(!!adminUrl, POSTGRES))("readiness against a real Postgre
     await admin.unsafe(`alter database "${name()}" set default_transaction_read_only = on`);
     await admin`select pg_terminate_backend(pid) from pg_stat_activity where datname = ${name()}`;
     try {
-      expect(await eventually(api, 503)).toEqual({ status: 503, body: { status: "unavailable", database: "read_only" } });
+      expect(await eventually(api, 503)).toEqual({
+        status: 503,
+        body: { status: "unavailable", database: "read_only" },
+      });
     } finally {
       await admin.unsafe(`alter database "${name()}" reset default_transaction_read_only`);
       await admin`select pg_terminate_backend(pid) from pg_stat_activity where datname = ${name()}`;
@@ -91,7 +101,12 @@ describe.skipIf(missing(!!adminUrl, POSTGRES))("readiness against a real Postgre
   }, 20_000);
 
   test("an unreachable database is 503 unreachable", async () => {
-    const gone = await openDatabase({ kind: "postgres", url: `${adminUrl!.replace(/:\d+\//, ":1/")}`, poolMax: 1, prepare: true, });
+    const gone = await openDatabase({
+      kind: "postgres",
+      url: `${adminUrl!.replace(/:\d+\//, ":1/")}`,
+      poolMax: 1,
+      prepare: true,
+    });
     try {
       const down = await buildApp({ database: gone });
       expect(await probe(down)).toEqual({ status: 503, body: { status: "unavailable", database: "unreachable" } });

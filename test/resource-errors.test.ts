@@ -1,8 +1,8 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { sql } from "drizzle-orm";
 import type { Database } from "../src/db/client";
-import { buildApp, newUser, type TestApp } from "./support/app";
 import { testDatabase } from "./setup";
+import { buildApp, newUser, type TestApp } from "./support/app";
 
 let api: TestApp;
 beforeAll(async () => {
@@ -10,10 +10,13 @@ beforeAll(async () => {
   // The real server refusing writes (SQLSTATE 25006), as a read-only replica or a full disk does.
   const readOnly: Database = {
     ...shared,
-    write: (work) => shared.write((db) => db.transaction(async (tx) => {
-      await tx.execute(sql`set transaction read only`);
-      return work(tx as never);
-    })),
+    write: (work) =>
+      shared.write((db) =>
+        db.transaction(async (tx) => {
+          await tx.execute(sql`set transaction read only`);
+          return work(tx as never);
+        }),
+      ),
   };
   api = await buildApp({ database: readOnly, fairShare: { rateLimitPerMinute: 0, userConcurrency: 0 } });
 }, 30_000);

@@ -1,7 +1,7 @@
 // Preloaded by bunfig.toml: one fresh database for the whole run, dropped at the end.
 import { afterAll } from "bun:test";
 import postgres from "postgres";
-import { openDatabase, type Database } from "../src/db/client";
+import { type Database, openDatabase } from "../src/db/client";
 
 const adminUrl = process.env.TEST_DATABASE_URL;
 let database: Promise<Database> | undefined;

@@ -1,9 +1,9 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { sql } from "drizzle-orm";
 import { readMigrationFiles } from "drizzle-orm/migrator";
-import { openDatabase, type Database } from "../src/db/client";
-import { buildApp, newUser, type TestApp } from "./support/app";
+import { type Database, openDatabase } from "../src/db/client";
 import { createFreshDatabase } from "./setup";
+import { buildApp, newUser, type TestApp } from "./support/app";
 
 let api: TestApp;
 beforeAll(async () => {
@@ -28,12 +28,20 @@ describe("X-Total-Count from the per-user counters", () => {
     }
     expect(await totals(user)).toEqual({ all: "6", pending: "3", in_progress: "1", completed: "2" });
     expect((await api.as(user, "PUT", `/api/tasks/${ids[0]}`, { status: "completed" })).status).toBe(200);
-    expect((await api.as(user, "PATCH", `/api/tasks/${ids[1]}`, { title: "renamed", status: "pending" })).status).toBe(200);
+    expect((await api.as(user, "PATCH", `/api/tasks/${ids[1]}`, { title: "renamed", status: "pending" })).status).toBe(
+      200,
+    );
     expect((await api.as(user, "PATCH", `/api/tasks/${ids[2]}`, { title: "title only" })).status).toBe(200);
     expect(await totals(user)).toEqual({ all: "6", pending: "2", in_progress: "1", completed: "3" });
     // A status change whose If-Match is stale changes nothing, counters included.
-    expect((await api.as(user, "PUT", `/api/tasks/${ids[5]}`, { status: "pending" }, { "if-match": `"${ids[5]}-9"` })).status).toBe(412);
-    expect((await api.as(user, "PUT", `/api/tasks/${ids[5]}`, { status: "completed" }, { "if-match": `"${ids[5]}-1"` })).status).toBe(200);
+    expect(
+      (await api.as(user, "PUT", `/api/tasks/${ids[5]}`, { status: "pending" }, { "if-match": `"${ids[5]}-9"` }))
+        .status,
+    ).toBe(412);
+    expect(
+      (await api.as(user, "PUT", `/api/tasks/${ids[5]}`, { status: "completed" }, { "if-match": `"${ids[5]}-1"` }))
+        .status,
+    ).toBe(200);
     expect((await api.as(user, "DELETE", `/api/tasks/${ids[3]}`)).status).toBe(204);
     expect((await api.as(user, "PUT", `/api/tasks/${ids[3]}`, { status: "pending" })).status).toBe(404);
     expect(await totals(user)).toEqual({ all: "5", pending: "2", in_progress: "0", completed: "3" });
@@ -46,7 +54,9 @@ describe("X-Total-Count from the per-user counters", () => {
     const { body } = await api.as(user, "POST", "/api/tasks", { title: "contended" });
     await api.as(user, "POST", "/api/tasks", { title: "bystander", status: "in_progress" });
     const statuses = ["completed", "in_progress", "pending"];
-    const answers = await Promise.all(Array.from({ length: 24 }, (_, i) => api.as(user, "PATCH", `/api/tasks/${body.id}`, { status: statuses[i % 3] })));
+    const answers = await Promise.all(
+      Array.from({ length: 24 }, (_, i) => api.as(user, "PATCH", `/api/tasks/${body.id}`, { status: statuses[i % 3] })),
+    );
     expect(answers.every((a) => a.status === 200)).toBe(true);
     const final = (await api.as(user, "GET", `/api/tasks/${body.id}`)).body.status;
     const expected = { all: "2", pending: "0", in_progress: "1", completed: "0" } as Record<string, string>;
@@ -67,13 +77,24 @@ describe("the counter backfill migration", () => {
       : await openDatabase({ kind: "pglite", dataDir: undefined, poolMax: 1 });
     await db.write(async (d) => {
       await d.execute(sql`create schema drizzle`);
-      await d.execute(sql`create table drizzle.__drizzle_migrations (id serial primary key, hash text not null, created_at bigint)`);
+      await d.execute(
+        sql`create table drizzle.__drizzle_migrations (id serial primary key, hash text not null, created_at bigint)`,
+      );
       for (const m of upToCounters) {
         for (const statement of m.sql) if (statement.trim()) await d.execute(sql.raw(statement));
-        await d.execute(sql`insert into drizzle.__drizzle_migrations (hash, created_at) values (${m.hash}, ${m.folderMillis})`);
+        await d.execute(
+          sql`insert into drizzle.__drizzle_migrations (hash, created_at) values (${m.hash}, ${m.folderMillis})`,
+        );
       }
     });
-    return { db, url: fresh?.url, drop: async () => { await db.close(); await fresh?.drop(); } };
+    return {
+      db,
+      url: fresh?.url,
+      drop: async () => {
+        await db.close();
+        await fresh?.drop();
+      },
+    };
   }
 
   test("counts the tasks written before the counters existed; a counter that was off is corrected", async () => {
@@ -81,7 +102,9 @@ describe("the counter backfill migration", () => {
     const { db, url, drop } = await databaseBeforeTheCounters();
     try {
       await db.write(async (d) => {
-        await d.execute(sql`insert into tasks (title, user_id, status) values ('a', 'old', 'pending'), ('b', 'old', 'pending'), ('c', 'old', 'completed'), ('d', 'counted', 'in_progress')`);
+        await d.execute(
+          sql`insert into tasks (title, user_id, status) values ('a', 'old', 'pending'), ('b', 'old', 'pending'), ('c', 'old', 'completed'), ('d', 'counted', 'in_progress')`,
+        );
         // A counter that disagrees with the table, and one for a user whose tasks are all gone.
         await d.execute(sql`insert into task_counts (user_id, total) values ('counted', 7), ('gone', 3)`);
       });
@@ -90,9 +113,18 @@ describe("the counter backfill migration", () => {
       const applied = await Promise.all([db.migrate(), ...(second ? [second.migrate()] : [])]);
       await second?.close();
       expect(applied.reduce((a, b) => a + b, 0)).toBe(migrations.length - upToCounters.length);
-      const rows = await db.read((d) => d.execute(sql`select user_id, total, pending, in_progress, completed from task_counts order by user_id`));
-      const list = (Array.isArray(rows) ? rows : (rows as any).rows).map((r: any) => [r.user_id, ...[r.total, r.pending, r.in_progress, r.completed].map(Number)]);
-      expect(list).toEqual([["counted", 1, 0, 1, 0], ["gone", 0, 0, 0, 0], ["old", 3, 2, 0, 1]]);
+      const rows = await db.read((d) =>
+        d.execute(sql`select user_id, total, pending, in_progress, completed from task_counts order by user_id`),
+      );
+      const list = (Array.isArray(rows) ? rows : (rows as any).rows).map((r: any) => [
+        r.user_id,
+        ...[r.total, r.pending, r.in_progress, r.completed].map(Number),
+      ]);
+      expect(list).toEqual([
+        ["counted", 1, 0, 1, 0],
+        ["gone", 0, 0, 0, 0],
+        ["old", 3, 2, 0, 1],
+      ]);
       expect(await db.migrate()).toBe(0);
     } finally {
       await drop();

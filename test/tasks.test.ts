@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, test } from "bun:test";
-import { buildApp, newUser, tokenFor, type TestApp } from "./support/app";
+import { buildApp, newUser, type TestApp, tokenFor } from "./support/app";
 
 let api: TestApp;
 // The first file to ask starts the run's database, which takes a few seconds on a cold PGlite.
@@ -10,15 +10,32 @@ beforeAll(async () => {
 const create = async (user: string, body: Record<string, unknown> = { title: "A task" }) => {
   const res = await api.as(user, "POST", "/api/tasks", body);
   expect(res.status).toBe(201);
-  return res.body as { id: number; title: string; description: string | null; status: string; user_id: string; created_at: string; updated_at: string };
+  return res.body as {
+    id: number;
+    title: string;
+    description: string | null;
+    status: string;
+    user_id: string;
+    created_at: string;
+    updated_at: string;
+  };
 };
 
 describe("POST /api/tasks", () => {
   test("creates a task owned by the token's user and answers 201 with Location and ETag", async () => {
     const alice = newUser("alice");
-    const res = await api.as(alice, "POST", "/api/tasks", { title: "Write report", description: "Q3 numbers", status: "in_progress" });
+    const res = await api.as(alice, "POST", "/api/tasks", {
+      title: "Write report",
+      description: "Q3 numbers",
+      status: "in_progress",
+    });
     expect(res.status).toBe(201);
-    expect(res.body).toMatchObject({ title: "Write report", description: "Q3 numbers", status: "in_progress", user_id: alice });
+    expect(res.body).toMatchObject({
+      title: "Write report",
+      description: "Q3 numbers",
+      status: "in_progress",
+      user_id: alice,
+    });
     expect(Number.isInteger(res.body.id)).toBe(true);
     expect(res.headers.get("location")).toBe(`/api/tasks/${res.body.id}`);
     expect(res.headers.get("etag")).toMatch(/^"\d+-\d+"$/);
@@ -50,13 +67,28 @@ describe("POST /api/tasks", () => {
     ["a blank title", { title: "   " }, ["body", "title"], "string_pattern_mismatch"],
     ["a 256-character title", { title: "t".repeat(256) }, ["body", "title"], "string_pattern_mismatch"],
     ["a numeric title", { title: 5 }, ["body", "title"], "string_type"],
-    ["a 10,001-character description", { title: "x", description: "d".repeat(10_001) }, ["body", "description"], "value_error"],
+    [
+      "a 10,001-character description",
+      { title: "x", description: "d".repeat(10_001) },
+      ["body", "description"],
+      "value_error",
+    ],
     ["an unknown status", { title: "x", status: "done" }, ["body", "status"], "value_error"],
     ["a user_id field", { title: "x", user_id: "mallory" }, ["body", "user_id"], "extra_forbidden"],
     ["an id field", { title: "x", id: 7 }, ["body", "id"], "extra_forbidden"],
     // Found by the fuzz test: values that cannot be turned into a string once broke the error message (500).
-    ["an object title whose toString is not a function", { title: { toString: false } }, ["body", "title"], "string_type"],
-    ["an object status whose valueOf is not a function", { title: "x", status: { valueOf: 1, toString: null } }, ["body", "status"], "value_error"],
+    [
+      "an object title whose toString is not a function",
+      { title: { toString: false } },
+      ["body", "title"],
+      "string_type",
+    ],
+    [
+      "an object status whose valueOf is not a function",
+      { title: "x", status: { valueOf: 1, toString: null } },
+      ["body", "status"],
+      "value_error",
+    ],
     ["an object description", { title: "x", description: { toString: false } }, ["body", "description"], "value_error"],
   ])("rejects %s with 422 naming the field", async (_, body, loc, type) => {
     const res = await api.as(newUser(), "POST", "/api/tasks", body);
@@ -140,7 +172,8 @@ describe("GET /api/tasks", () => {
     await create(user, { title: "apple" });
     await create(user, { title: "cherry" });
     await api.as(user, "PUT", `/api/tasks/${b.id}`, { status: "completed" });
-    const order = async (sort: string) => (await api.as(user, "GET", `/api/tasks?sort=${sort}`)).body.map((t: any) => t.title);
+    const order = async (sort: string) =>
+      (await api.as(user, "GET", `/api/tasks?sort=${sort}`)).body.map((t: any) => t.title);
     expect(await order("title")).toEqual(["apple", "banana", "cherry"]);
     expect(await order("-title")).toEqual(["cherry", "banana", "apple"]);
     expect(await order("created_at")).toEqual(["banana", "apple", "cherry"]);
@@ -150,8 +183,14 @@ describe("GET /api/tasks", () => {
   });
 
   test.each([
-    ["limit=0", "limit"], ["limit=501", "limit"], ["limit=abc", "limit"], ["limit=1.5", "limit"],
-    ["offset=-1", "offset"], ["status=done", "status"], ["sort=priority", "sort"], ["page=2", "page"],
+    ["limit=0", "limit"],
+    ["limit=501", "limit"],
+    ["limit=abc", "limit"],
+    ["limit=1.5", "limit"],
+    ["offset=-1", "offset"],
+    ["status=done", "status"],
+    ["sort=priority", "sort"],
+    ["page=2", "page"],
   ])("rejects ?%s with 422 naming the query parameter", async (query, name) => {
     const res = await api.as(newUser(), "GET", `/api/tasks?${query}`);
     expect(res.status).toBe(422);
@@ -187,11 +226,14 @@ describe("GET /api/tasks/:id", () => {
     expect(foreign.headers.get("content-length")).toBe(missing.headers.get("content-length"));
   });
 
-  test.each(["abc", "0", "-1", "1.5", "0x10", "1e3", "1234567890123456"])("rejects the id %s with 422 on the path", async (id) => {
-    const res = await api.as(newUser(), "GET", `/api/tasks/${id}`);
-    expect(res.status).toBe(422);
-    expect(res.body.detail[0].loc).toEqual(["path", "id"]);
-  });
+  test.each(["abc", "0", "-1", "1.5", "0x10", "1e3", "1234567890123456"])(
+    "rejects the id %s with 422 on the path",
+    async (id) => {
+      const res = await api.as(newUser(), "GET", `/api/tasks/${id}`);
+      expect(res.status).toBe(422);
+      expect(res.body.detail[0].loc).toEqual(["path", "id"]);
+    },
+  );
 });
 
 describe("PUT and PATCH /api/tasks/:id", () => {
@@ -200,7 +242,13 @@ describe("PUT and PATCH /api/tasks/:id", () => {
     const task = await create(user, { title: "draft", description: "keep me" });
     const res = await api.as(user, "PUT", `/api/tasks/${task.id}`, { status: "completed" });
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ id: task.id, title: "draft", description: "keep me", status: "completed", created_at: task.created_at });
+    expect(res.body).toMatchObject({
+      id: task.id,
+      title: "draft",
+      description: "keep me",
+      status: "completed",
+      created_at: task.created_at,
+    });
     expect(Date.parse(res.body.updated_at)).toBeGreaterThan(Date.parse(task.updated_at));
     expect((await api.as(user, "GET", `/api/tasks/${task.id}`)).body).toEqual(res.body);
   });
@@ -217,7 +265,8 @@ describe("PUT and PATCH /api/tasks/:id", () => {
     const user = newUser();
     const task = await create(user);
     const stamps = [task.updated_at];
-    for (let i = 0; i < 3; i++) stamps.push((await api.as(user, "PUT", `/api/tasks/${task.id}`, { title: `v${i}` })).body.updated_at);
+    for (let i = 0; i < 3; i++)
+      stamps.push((await api.as(user, "PUT", `/api/tasks/${task.id}`, { title: `v${i}` })).body.updated_at);
     for (let i = 1; i < stamps.length; i++) expect(Date.parse(stamps[i]!)).toBeGreaterThan(Date.parse(stamps[i - 1]!));
   });
 
@@ -266,14 +315,24 @@ describe("PUT and PATCH /api/tasks/:id", () => {
   test("If-Match: * matches any existing task, and a weak ETag never matches", async () => {
     const user = newUser();
     const task = await create(user);
-    expect((await api.as(user, "PATCH", `/api/tasks/${task.id}`, { title: "star" }, { "if-match": "*" })).status).toBe(200);
+    expect((await api.as(user, "PATCH", `/api/tasks/${task.id}`, { title: "star" }, { "if-match": "*" })).status).toBe(
+      200,
+    );
     const etag = (await api.as(user, "GET", `/api/tasks/${task.id}`)).headers.get("etag")!;
-    expect((await api.as(user, "PATCH", `/api/tasks/${task.id}`, { title: "weak" }, { "if-match": `W/${etag}` })).status).toBe(412);
+    expect(
+      (await api.as(user, "PATCH", `/api/tasks/${task.id}`, { title: "weak" }, { "if-match": `W/${etag}` })).status,
+    ).toBe(412);
   });
 
   test("If-Match on another user's task answers 404, not 412", async () => {
     const task = await create(newUser());
-    const res = await api.as(newUser(), "PUT", `/api/tasks/${task.id}`, { title: "x" }, { "if-match": `"${task.id}-1"` });
+    const res = await api.as(
+      newUser(),
+      "PUT",
+      `/api/tasks/${task.id}`,
+      { title: "x" },
+      { "if-match": `"${task.id}-1"` },
+    );
     expect(res.status).toBe(404);
   });
 
@@ -293,7 +352,9 @@ describe("PUT and PATCH /api/tasks/:id", () => {
     const task = await create(user);
     const etag = `"${task.id}-1"`;
     const results = await Promise.all(
-      Array.from({ length: 8 }, (_, i) => api.as(user, "PUT", `/api/tasks/${task.id}`, { title: `racer ${i}` }, { "if-match": etag })),
+      Array.from({ length: 8 }, (_, i) =>
+        api.as(user, "PUT", `/api/tasks/${task.id}`, { title: `racer ${i}` }, { "if-match": etag }),
+      ),
     );
     expect(results.filter((r) => r.status === 200).length).toBe(1);
     expect(results.filter((r) => r.status === 412).length).toBe(7);
@@ -327,6 +388,8 @@ describe("DELETE /api/tasks/:id", () => {
     const res = await api.as(user, "DELETE", `/api/tasks/${task.id}`, undefined, { "if-match": `"${task.id}-1"` });
     expect(res.status).toBe(412);
     expect((await api.as(user, "GET", `/api/tasks/${task.id}`)).status).toBe(200);
-    expect((await api.as(user, "DELETE", `/api/tasks/${task.id}`, undefined, { "if-match": `"${task.id}-2"` })).status).toBe(204);
+    expect(
+      (await api.as(user, "DELETE", `/api/tasks/${task.id}`, undefined, { "if-match": `"${task.id}-2"` })).status,
+    ).toBe(204);
   });
 });

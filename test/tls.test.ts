@@ -3,15 +3,15 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { sql } from "drizzle-orm";
 import { loadConfig } from "../src/config";
-import { openDatabase, type Database } from "../src/db/client";
+import { type Database, openDatabase } from "../src/db/client";
 import { buildApp, newUser, SECRET } from "./support/app";
 import { clusterAvailable } from "./support/cluster";
 import { expectNoLeaks } from "./support/hygiene";
-import { startMitm, type Mitm } from "./support/mitm";
+import { type Mitm, startMitm } from "./support/mitm";
 import { pgbouncerAvailable, startPgBouncer } from "./support/pgbouncer";
+import { CLUSTER, missing, POSTGRES } from "./support/requires";
 import { baseEnv, runToExit } from "./support/server";
 import { startTlsCluster, type TlsCluster } from "./support/tls";
-import { CLUSTER, missing, POSTGRES } from "./support/requires";
 
 const rowsOf = (result: any): any[] => (Array.isArray(result) ? result : result.rows);
 
@@ -30,7 +30,10 @@ describe.skipIf(missing(clusterAvailable, CLUSTER))("TLS and channel binding to 
   /** The error the first round trip ends with (the startup wait classifies it; see the process tests). */
   const refusal = async (url: string) => {
     const database = await connect(url);
-    const error = await database.ping().then(() => undefined, (e) => e as Error & { code?: string });
+    const error = await database.ping().then(
+      () => undefined,
+      (e) => e as Error & { code?: string },
+    );
     expect(error).toBeDefined();
     return error!;
   };
@@ -43,15 +46,23 @@ describe.skipIf(missing(clusterAvailable, CLUSTER))("TLS and channel binding to 
     if (created.status !== 201) console.log(JSON.stringify(api.logs.filter((l) => l.level === "error")));
     expect(created.status).toBe(201);
     expect((await api.as(user, "GET", `/api/tasks/${created.body.id}`)).body.title).toBe(title);
-    expect((await api.as(user, "PUT", `/api/tasks/${created.body.id}`, { status: "completed" })).body.status).toBe("completed");
+    expect((await api.as(user, "PUT", `/api/tasks/${created.body.id}`, { status: "completed" })).body.status).toBe(
+      "completed",
+    );
     expect((await api.as(user, "DELETE", `/api/tasks/${created.body.id}`)).status).toBe(204);
-    const [row] = rowsOf(await database.read((db) => db.execute(sql`select ssl from pg_stat_ssl where pid = pg_backend_pid()`)));
+    const [row] = rowsOf(
+      await database.read((db) => db.execute(sql`select ssl from pg_stat_ssl where pid = pg_backend_pid()`)),
+    );
     return { ssl: row.ssl as boolean, title };
   };
   const ca = () => `sslrootcert=${encodeURIComponent(pg.certs.caFile)}`;
   const through = (mitm: Mitm, query: string) => pg.url(query, { port: mitm.port });
   /** The real entry point with this DATABASE_URL, to its exit; startup would wait 20 s for a database that is down. */
-  const start = (url: string) => runToExit({ ...baseEnv(), BETTER_AUTH_SECRET: SECRET, DATABASE_URL: url, DB_STARTUP_TIMEOUT_MS: "20000" }, { timeoutMs: 30_000 });
+  const start = (url: string) =>
+    runToExit(
+      { ...baseEnv(), BETTER_AUTH_SECRET: SECRET, DATABASE_URL: url, DB_STARTUP_TIMEOUT_MS: "20000" },
+      { timeoutMs: 30_000 },
+    );
   const expectStartupRefused = (result: Awaited<ReturnType<typeof start>>, cause: RegExp) => {
     expect(result.exitCode).toBe(1);
     const stderr = result.stderr.trim();
@@ -64,8 +75,18 @@ describe.skipIf(missing(clusterAvailable, CLUSTER))("TLS and channel binding to 
 
   beforeAll(async () => {
     pg = startTlsCluster();
-    impostor = await startMitm({ host: "127.0.0.1", port: pg.cluster.port, key: pg.certs.impostor.key, cert: pg.certs.impostor.cert });
-    otherName = await startMitm({ host: "127.0.0.1", port: pg.cluster.port, key: pg.certs.otherName.key, cert: pg.certs.otherName.cert });
+    impostor = await startMitm({
+      host: "127.0.0.1",
+      port: pg.cluster.port,
+      key: pg.certs.impostor.key,
+      cert: pg.certs.impostor.cert,
+    });
+    otherName = await startMitm({
+      host: "127.0.0.1",
+      port: pg.cluster.port,
+      key: pg.certs.otherName.key,
+      cert: pg.certs.otherName.cert,
+    });
     await (await connect(pg.url("?sslmode=require"))).migrate();
   }, 60_000);
   afterAll(async () => {
@@ -75,12 +96,15 @@ describe.skipIf(missing(clusterAvailable, CLUSTER))("TLS and channel binding to 
     pg?.destroy();
   });
 
-  test.each(["?sslmode=require", "?sslmode=verify-ca&CA", "?sslmode=verify-full&CA", "?sslmode=require&channel_binding=require", "?sslmode=verify-full&CA&channel_binding=require"])(
-    "CRUD works over TLS with %s",
-    async (query) => {
-      expect((await crud(await connect(pg.url(query.replace("CA", ca()))))).ssl).toBe(true);
-    },
-  );
+  test.each([
+    "?sslmode=require",
+    "?sslmode=verify-ca&CA",
+    "?sslmode=verify-full&CA",
+    "?sslmode=require&channel_binding=require",
+    "?sslmode=verify-full&CA&channel_binding=require",
+  ])("CRUD works over TLS with %s", async (query) => {
+    expect((await crud(await connect(pg.url(query.replace("CA", ca()))))).ssl).toBe(true);
+  });
 
   test("with no sslmode (prefer) TLS is used when the server offers it", async () => {
     expect((await crud(await connect(pg.url()))).ssl).toBe(true);
@@ -100,7 +124,9 @@ describe.skipIf(missing(clusterAvailable, CLUSTER))("TLS and channel binding to 
     // verify-ca checks only the chain; here channel binding is what notices the substitution...
     expect((await refusal(through(otherName, `?sslmode=verify-ca&${ca()}`))).message).toContain("channel binding");
     // ...and without it, the man in the middle holding a certificate of the same CA reads everything.
-    const { title } = await crud(await connect(through(otherName, `?sslmode=verify-ca&${ca()}&channel_binding=disable`)));
+    const { title } = await crud(
+      await connect(through(otherName, `?sslmode=verify-ca&${ca()}&channel_binding=disable`)),
+    );
     expect(otherName.seen).toContain(title);
   });
 
@@ -137,8 +163,12 @@ describe.skipIf(missing(clusterAvailable, CLUSTER))("TLS and channel binding to 
   }, 30_000);
 
   test("channel_binding=require refuses md5 before sending the password, and trust; prefer accepts both", async () => {
-    expect((await refusal(pg.url("?sslmode=require&channel_binding=require", { user: pg.md5User }))).message).toContain("MD5");
-    expect((await refusal(pg.url("?sslmode=require&channel_binding=require", { user: pg.trustUser }))).message).toContain("without channel binding");
+    expect((await refusal(pg.url("?sslmode=require&channel_binding=require", { user: pg.md5User }))).message).toContain(
+      "MD5",
+    );
+    expect(
+      (await refusal(pg.url("?sslmode=require&channel_binding=require", { user: pg.trustUser }))).message,
+    ).toContain("without channel binding");
     for (const user of [pg.md5User, pg.trustUser]) {
       const database = await connect(pg.url("?sslmode=require", { user, database: "postgres" }));
       await database.ping();
@@ -151,7 +181,10 @@ describe.skipIf(missing(clusterAvailable, CLUSTER))("TLS and channel binding to 
   }, 30_000);
 
   test("a missing database exits 1 at once, naming it", async () => {
-    expectStartupRefused(await start(pg.url("?sslmode=require", { database: "nosuchdb" })), /"nosuchdb" does not exist.*3D000/);
+    expectStartupRefused(
+      await start(pg.url("?sslmode=require", { database: "nosuchdb" })),
+      /"nosuchdb" does not exist.*3D000/,
+    );
   }, 30_000);
 
   // tls-server-end-point hashes the certificate with its own signature hash (SHA-256 for SHA-1): a wrong
@@ -163,34 +196,56 @@ describe.skipIf(missing(clusterAvailable, CLUSTER))("TLS and channel binding to 
     ["sha256WithRSAEncryption", { key: "rsa", digest: "sha256", signer: "rsa-ca" }],
     ["sha384WithRSAEncryption", { key: "rsa", digest: "sha384", signer: "rsa-ca" }],
     ["sha512WithRSAEncryption", { key: "rsa", digest: "sha512", signer: "rsa-ca" }],
-  ] as const)("channel_binding=require works with a server certificate signed with %s", async (name, options) => {
-    const pair = pg.certs.issue(`server-${options.key}-${options.digest}`, { ...options, cn: "localhost", san: "DNS:localhost,IP:127.0.0.1" });
-    await pg.useServerCertificate(pair);
-    try {
-      expect((await crud(await connect(pg.url(`?sslmode=verify-full&${ca()}&channel_binding=require`)))).ssl).toBe(true);
-    } finally {
-      await pg.useServerCertificate(pg.certs.server);
-    }
-  }, 30_000);
+  ] as const)(
+    "channel_binding=require works with a server certificate signed with %s",
+    async (name, options) => {
+      const pair = pg.certs.issue(`server-${options.key}-${options.digest}`, {
+        ...options,
+        cn: "localhost",
+        san: "DNS:localhost,IP:127.0.0.1",
+      });
+      await pg.useServerCertificate(pair);
+      try {
+        expect((await crud(await connect(pg.url(`?sslmode=verify-full&${ca()}&channel_binding=require`)))).ssl).toBe(
+          true,
+        );
+      } finally {
+        await pg.useServerCertificate(pg.certs.server);
+      }
+    },
+    30_000,
+  );
 
-  test.skipIf(missing(!!process.env.TEST_DATABASE_URL, POSTGRES))("sslmode=require against a server without TLS exits 1 at once", async () => {
-    const url = new URL(process.env.TEST_DATABASE_URL!);
-    url.searchParams.set("sslmode", "require");
-    const result = await start(url.toString());
-    expect(result.exitCode).toBe(1);
-    expect(result.stderr).toContain("DATABASE_URL");
-    expect(result.stderr).toContain("does not support SSL");
-    expect(result.ms).toBeLessThan(10_000);
-  }, 30_000);
+  test.skipIf(missing(!!process.env.TEST_DATABASE_URL, POSTGRES))(
+    "sslmode=require against a server without TLS exits 1 at once",
+    async () => {
+      const url = new URL(process.env.TEST_DATABASE_URL!);
+      url.searchParams.set("sslmode", "require");
+      const result = await start(url.toString());
+      expect(result.exitCode).toBe(1);
+      expect(result.stderr).toContain("DATABASE_URL");
+      expect(result.stderr).toContain("does not support SSL");
+      expect(result.ms).toBeLessThan(10_000);
+    },
+    30_000,
+  );
 
   // PgBouncer terminates TLS and SCRAM itself and cannot offer SCRAM-SHA-256-PLUS: prefer gets plain SCRAM
   // (the client says it could bind), require is refused, as psql refuses it.
   describe.skipIf(!pgbouncerAvailable)("through PgBouncer with TLS on both sides", () => {
     const data = () => `${pg.cluster.dir}/data`;
-    const bouncer = () => startPgBouncer({ url: `${pg.cluster.url}?sslmode=require`, password: pg.cluster.password }, {
-      client_tls_sslmode: "require", client_tls_key_file: `${data()}/server.key`, client_tls_cert_file: `${data()}/server.crt`, server_tls_sslmode: "require",
-    });
-    const pooledUrl = (port: number, query: string) => `postgres://postgres:${pg.cluster.password}@127.0.0.1:${port}/tasks${query}`;
+    const bouncer = () =>
+      startPgBouncer(
+        { url: `${pg.cluster.url}?sslmode=require`, password: pg.cluster.password },
+        {
+          client_tls_sslmode: "require",
+          client_tls_key_file: `${data()}/server.key`,
+          client_tls_cert_file: `${data()}/server.crt`,
+          server_tls_sslmode: "require",
+        },
+      );
+    const pooledUrl = (port: number, query: string) =>
+      `postgres://postgres:${pg.cluster.password}@127.0.0.1:${port}/tasks${query}`;
 
     test("verify-full with channel_binding at prefer: CRUD works", async () => {
       const pooler = await bouncer();

@@ -8,13 +8,14 @@
 // Every request also declares the status it expects. A 4xx the test asked for
 // (401, 404, 412, 422) is then not counted in http_req_failed, and an
 // unexpected 2xx is.
+
+import type { JSONValue } from 'k6';
 import { sleep } from 'k6';
 import crypto from 'k6/crypto';
-import http from 'k6/http';
 import type { Params, RequestBody, Response } from 'k6/http';
-import type { JSONValue } from 'k6';
+import http from 'k6/http';
 import { Counter } from 'k6/metrics';
-import { BASE_URL, HTTP_TIMEOUT, envNum } from './config.ts';
+import { BASE_URL, envNum, HTTP_TIMEOUT } from './config.ts';
 
 /** Extra attempts after a 503 or 429 (the service's "try again" answers). */
 const RETRIES = envNum('RETRIES', 2);
@@ -24,6 +25,7 @@ const retried = new Counter('http_retries');
 
 // The service's own definition; k6 runs from the repository root, so the file is at hand.
 import { type Sort, TASK_STATUSES, type TaskStatus } from '../../src/tasks/constants.ts';
+
 export { TASK_STATUSES, type TaskStatus };
 
 export interface Task {
@@ -126,7 +128,11 @@ function call(
   // Each attempt stays in the metrics: a 503 that a retry fixed still counts in http_req_failed.
   // A write is retried only with its Idempotency-Key, so the retry cannot apply it twice.
   const safe = method === 'GET' || o.idempotencyKey !== undefined;
-  for (let attempt = 1; attempt <= RETRIES && safe && (res.status === 503 || res.status === 429) && expected !== res.status; attempt++) {
+  for (
+    let attempt = 1;
+    attempt <= RETRIES && safe && (res.status === 503 || res.status === 429) && expected !== res.status;
+    attempt++
+  ) {
     retried.add(1, { op: o.op ?? op });
     sleep(retryWait(res, attempt));
     res = http.request(method, `${BASE_URL}${path}`, payload, params);

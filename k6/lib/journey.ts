@@ -3,9 +3,9 @@
 import { check, sleep } from 'k6';
 import exec from 'k6/execution';
 import * as api from './api.ts';
-import { abortRun, tick } from './markers.ts';
 import { distinctUsers, newRunId, tokenForVu } from './auth.ts';
 import { BASE_URL, jittered } from './config.ts';
+import { abortRun, tick } from './markers.ts';
 
 /** What setup() hands to every VU and to teardown(). */
 export interface RunData {
@@ -140,28 +140,34 @@ export function taskJourney(run: RunData, thinkTime: number): JourneyResult {
   sleep(jittered(thinkTime));
   const got = timed(api.getTask(task.id, { token }));
   const etag = api.header(got, 'ETag');
-  ok = check(
-    got,
-    {
-      'get: 200': (r) => r.status === 200,
-      'get: same task': (r) => api.taskOf(r)?.id === task.id,
-      'get: ETag': () => etag !== undefined && etag !== '',
-    },
-    { op: 'get' },
-  ) && ok;
+  ok =
+    check(
+      got,
+      {
+        'get: 200': (r) => r.status === 200,
+        'get: same task': (r) => api.taskOf(r)?.id === task.id,
+        'get: ETag': () => etag !== undefined && etag !== '',
+      },
+      { op: 'get' },
+    ) && ok;
 
   sleep(jittered(thinkTime));
   const updated = timed(
-    api.updateTask(task.id, { title: `${task.title}:done`, status: 'completed' }, { token, ifMatch: etag, idempotencyKey: api.newIdempotencyKey() }),
+    api.updateTask(
+      task.id,
+      { title: `${task.title}:done`, status: 'completed' },
+      { token, ifMatch: etag, idempotencyKey: api.newIdempotencyKey() },
+    ),
   );
-  ok = check(
-    updated,
-    {
-      'update: 200': (r) => r.status === 200,
-      'update: applied': (r) => api.taskOf(r)?.status === 'completed',
-    },
-    { op: 'update' },
-  ) && ok;
+  ok =
+    check(
+      updated,
+      {
+        'update: 200': (r) => r.status === 200,
+        'update: applied': (r) => api.taskOf(r)?.status === 'completed',
+      },
+      { op: 'update' },
+    ) && ok;
 
   sleep(jittered(thinkTime));
   const removed = timed(api.deleteTask(task.id, { token, idempotencyKey: api.newIdempotencyKey() }));

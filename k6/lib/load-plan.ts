@@ -1,8 +1,8 @@
 // The load gate's thresholds and verdict as plain functions (no k6 modules, no __ENV), so bun test
 // can check them against recorded k6 summaries. k6/load.ts reads the environment and calls these.
 import type { SummaryView } from './summary-data.ts';
-import { abortGuard, completeGuard, decide, evaluateThresholds, measuredSeconds } from './verdict.ts';
 import type { Decision, DeclaredThresholds, ThresholdResult } from './verdict.ts';
+import { abortGuard, completeGuard, decide, evaluateThresholds, measuredSeconds } from './verdict.ts';
 
 export const LOAD_SCOPE = 'scenario:load';
 
@@ -50,7 +50,12 @@ export interface LoadVerdict {
 }
 
 /** The thresholds k6 ran with (declared), the abort marker and the measured phase decide. */
-export function loadVerdict(view: SummaryView, declared: DeclaredThresholds, durationS: number, markers: { abort: string; clock: string }): LoadVerdict {
+export function loadVerdict(
+  view: SummaryView,
+  declared: DeclaredThresholds,
+  durationS: number,
+  markers: { abort: string; clock: string },
+): LoadVerdict {
   const results = evaluateThresholds(view, declared);
   const measured = measuredSeconds(view, markers.clock);
   const decision = decide(view, results, [abortGuard(view, markers.abort), completeGuard(measured, durationS)]);

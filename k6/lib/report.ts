@@ -1,7 +1,8 @@
 // The end-of-test report: per-operation table, config line from k6's resolved options, verdict
 // text. Plain ECMAScript, no k6 imports (unit-tested under bun).
-import { stat } from './summary-data.ts';
+
 import type { CheckData, SummaryView } from './summary-data.ts';
+import { stat } from './summary-data.ts';
 import type { Decision, ThresholdResult } from './verdict.ts';
 
 export interface OpRow {
@@ -54,7 +55,8 @@ export function scenarioLines(options: unknown): string[] {
     if (s['preAllocatedVUs'] !== undefined && s['preAllocatedVUs'] !== null) {
       parts.push(`VUs ${s['preAllocatedVUs']}..${s['maxVUs'] ?? s['preAllocatedVUs']}`);
     }
-    if (s['startTime'] !== undefined && s['startTime'] !== null && s['startTime'] !== '0s') parts.push(`from ${s['startTime']}`);
+    if (s['startTime'] !== undefined && s['startTime'] !== null && s['startTime'] !== '0s')
+      parts.push(`from ${s['startTime']}`);
     out.push(`${name}: ${parts.join(' ')}`);
   }
   return out;
@@ -108,7 +110,17 @@ export function renderText(r: Report, jsonPath: string): string {
     cells.map((c, i) => (i === 0 ? pad(c, widths[i] ?? 10) : padL(c, widths[i] ?? 10))).join(' ');
   lines.push(fmtRow(['op', 'requests', 'failed', 'p50', 'p95', 'p99', 'max']));
   for (const o of r.ops) {
-    lines.push(fmtRow([o.op, o.count === null ? 'n/a' : String(o.count), fmtPct(o.failedRate), fmtMs(o.p50Ms), fmtMs(o.p95Ms), fmtMs(o.p99Ms), fmtMs(o.maxMs)]));
+    lines.push(
+      fmtRow([
+        o.op,
+        o.count === null ? 'n/a' : String(o.count),
+        fmtPct(o.failedRate),
+        fmtMs(o.p50Ms),
+        fmtMs(o.p95Ms),
+        fmtMs(o.p99Ms),
+        fmtMs(o.maxMs),
+      ]),
+    );
   }
 
   const t = checkTotals(r.view.checks);
@@ -119,7 +131,9 @@ export function renderText(r: Report, jsonPath: string): string {
   for (const th of r.thresholds) {
     const mark = th.ok === true ? 'ok  ' : th.ok === false ? 'FAIL' : 'n/a ';
     const seen = th.value === null ? '' : ` (${th.value.toFixed(2)})`;
-    lines.push(`  ${mark} ${th.metric}: ${th.expr}${seen}${th.source === 'recomputed' ? ' [from the summary values]' : ''}`);
+    lines.push(
+      `  ${mark} ${th.metric}: ${th.expr}${seen}${th.source === 'recomputed' ? ' [from the summary values]' : ''}`,
+    );
   }
   lines.push('', `full summary: ${jsonPath}`, '');
   return lines.join('\n');

@@ -1,8 +1,9 @@
 // The stress test's windows: one constant-arrival-rate scenario per step, back to back, so every
 // sample (dropped_iterations included) carries the step's `scenario` tag and each step is judged
 // on its own figures, not on a cumulative p95. Plain ECMAScript, no k6 imports (unit-tested).
-import { stat } from './summary-data.ts';
+
 import type { SummaryView } from './summary-data.ts';
+import { stat } from './summary-data.ts';
 import type { DeclaredThresholds } from './verdict.ts';
 
 export interface StepPlan {
@@ -44,7 +45,8 @@ export function stepRates(list: string, start: number, max: number, factor: numb
     if (rates.some((r) => !Number.isFinite(r) || r <= 0)) throw new Error(`bad step rates: ${JSON.stringify(list)}`);
     return rates;
   }
-  if (!(factor > 1) || !(start > 0) || max < start) throw new Error('stress steps need START_RATE > 0, MAX_RATE >= START_RATE, STEP_FACTOR > 1');
+  if (!(factor > 1) || !(start > 0) || max < start)
+    throw new Error('stress steps need START_RATE > 0, MAX_RATE >= START_RATE, STEP_FACTOR > 1');
   const out: number[] = [];
   for (let r = start; r <= max * 1.0001; r *= factor) out.push(Math.round(r));
   return out;
@@ -96,7 +98,12 @@ export interface StepResult {
   problems: string[];
 }
 
-export function analyzeSteps(view: SummaryView, plan: StepPlan[], ops: readonly string[], limits: StepLimits): StepResult[] {
+export function analyzeSteps(
+  view: SummaryView,
+  plan: StepPlan[],
+  ops: readonly string[],
+  limits: StepLimits,
+): StepResult[] {
   return plan.map((s) => {
     const tag = `scenario:${s.name}`;
     const scheduled = s.rate * s.durationS;
@@ -121,13 +128,40 @@ export function analyzeSteps(view: SummaryView, plan: StepPlan[], ops: readonly 
       if (v === null) missing = true;
       else if (bad(v)) problems.push(text(v));
     };
-    need(completed, (c) => c < scheduled * limits.achievedRatio, (c) => `completed ${c} of ${scheduled} journeys`);
-    need(dropped, (d) => d > scheduled * limits.dropRate, (d) => `${d} arrivals dropped (no free VU)`);
-    need(p95, (v) => v >= limits.p95Ms, (v) => `p95 ${v.toFixed(1)}ms`);
-    need(errorRate, (v) => v >= limits.errorRate, (v) => `errors ${(v * 100).toFixed(2)}%`);
+    need(
+      completed,
+      (c) => c < scheduled * limits.achievedRatio,
+      (c) => `completed ${c} of ${scheduled} journeys`,
+    );
+    need(
+      dropped,
+      (d) => d > scheduled * limits.dropRate,
+      (d) => `${d} arrivals dropped (no free VU)`,
+    );
+    need(
+      p95,
+      (v) => v >= limits.p95Ms,
+      (v) => `p95 ${v.toFixed(1)}ms`,
+    );
+    need(
+      errorRate,
+      (v) => v >= limits.errorRate,
+      (v) => `errors ${(v * 100).toFixed(2)}%`,
+    );
     if (worstOpP95 !== null && worstOpP95 >= limits.p95Ms) problems.push(`${worstOp} p95 ${worstOpP95.toFixed(1)}ms`);
     const ok = problems.length > 0 ? false : missing ? null : true;
-    return { name: s.name, rate: s.rate, completed, dropped, p95Ms: p95, worstOp, worstOpP95Ms: worstOpP95, errorRate, ok, problems };
+    return {
+      name: s.name,
+      rate: s.rate,
+      completed,
+      dropped,
+      p95Ms: p95,
+      worstOp,
+      worstOpP95Ms: worstOpP95,
+      errorRate,
+      ok,
+      problems,
+    };
   });
 }
 

@@ -3,13 +3,16 @@
 // k6's raw data under `k6`. k6's own textSummary lives in a remote jslib, which is not imported.
 import exec from 'k6/execution';
 import { SUMMARY_DIR } from './config.ts';
-import { readSummary } from './summary-data.ts';
-import type { SummaryView } from './summary-data.ts';
-import { renderText, scenarioLines } from './report.ts';
 import type { Report } from './report.ts';
+import { renderText, scenarioLines } from './report.ts';
+import type { SummaryView } from './summary-data.ts';
+import { readSummary } from './summary-data.ts';
 
 /** Builds the report from the summary and k6's resolved options (CLI flags applied). */
-export type ReportBuilder = (view: SummaryView, options: unknown) => Omit<Report, 'script' | 'view' | 'config'> & {
+export type ReportBuilder = (
+  view: SummaryView,
+  options: unknown,
+) => Omit<Report, 'script' | 'view' | 'config'> & {
   json?: Record<string, unknown>;
 };
 

@@ -5,8 +5,9 @@
 // evaluated against the summary's values; where neither is possible (the machine-readable format
 // has no p(99), for instance) the verdict is UNVERIFIED, never PASSED. Guards cover what thresholds
 // cannot see: an aborted setup, a run cut short, a walk that never reached its end.
-import { stat } from './summary-data.ts';
+
 import type { SummaryView } from './summary-data.ts';
+import { stat } from './summary-data.ts';
 
 export type Verdict = 'PASSED' | 'FAILED' | 'UNVERIFIED';
 
@@ -30,7 +31,8 @@ export interface Decision {
   reasons: string[];
 }
 
-const EXPR = /^\s*(count|rate|value|min|max|avg|med|p\(\d+(?:\.\d+)?\))\s*(<=|>=|===|==|!=|<|>)\s*(-?\d+(?:\.\d+)?)\s*$/;
+const EXPR =
+  /^\s*(count|rate|value|min|max|avg|med|p\(\d+(?:\.\d+)?\))\s*(<=|>=|===|==|!=|<|>)\s*(-?\d+(?:\.\d+)?)\s*$/;
 
 export interface ParsedThreshold {
   stat: string;
@@ -117,7 +119,9 @@ export function decide(view: SummaryView, thresholds: ThresholdResult[], guards:
   if (absent.length > 0) {
     const names = absent.slice(0, 3).map((t) => `${t.metric} ${t.expr}`);
     const more = absent.length > 3 ? ` and ${absent.length - 3} more` : '';
-    reasons.push(`${absent.length} threshold(s) not in this summary (${view.format} format): ${names.join('; ')}${more}`);
+    reasons.push(
+      `${absent.length} threshold(s) not in this summary (${view.format} format): ${names.join('; ')}${more}`,
+    );
   }
   if (thresholds.length === 0) {
     unknown = true;
@@ -159,7 +163,11 @@ export function completeGuard(measured: number | null, plannedS: number, fractio
 export function abortGuard(view: SummaryView, counter: string): Guard {
   const n = stat(view, counter, 'count');
   if (n === null) return { name: 'run not aborted', ok: null, detail: `${counter} not in the summary` };
-  return { name: 'run not aborted', ok: n === 0, detail: n === 0 ? 'no abort' : 'a setup or teardown step aborted the run' };
+  return {
+    name: 'run not aborted',
+    ok: n === 0,
+    detail: n === 0 ? 'no abort' : 'a setup or teardown step aborted the run',
+  };
 }
 
 export function round(v: number): string {

@@ -12,14 +12,21 @@
 // quarter of a core (a cgroup CPU quota), where it falls behind the arrivals.
 import { describe, expect, test } from 'bun:test';
 import { readFileSync } from 'node:fs';
-import { scenarioLines } from '../lib/report.ts';
-import { loadThresholds, loadVerdict } from '../lib/load-plan.ts';
 import type { LoadPlan } from '../lib/load-plan.ts';
+import { loadThresholds, loadVerdict } from '../lib/load-plan.ts';
+import { scenarioLines } from '../lib/report.ts';
 import { analyzeSteps, highestHeld, planSteps, stepRates } from '../lib/steps.ts';
-import { readSummary } from '../lib/summary-data.ts';
 import type { SummaryView } from '../lib/summary-data.ts';
-import { abortGuard, completeGuard, decide, evaluateThresholds, measuredSeconds, parseThreshold } from '../lib/verdict.ts';
+import { readSummary } from '../lib/summary-data.ts';
 import type { DeclaredThresholds } from '../lib/verdict.ts';
+import {
+  abortGuard,
+  completeGuard,
+  decide,
+  evaluateThresholds,
+  measuredSeconds,
+  parseThreshold,
+} from '../lib/verdict.ts';
 
 const fixture = (name: string): unknown => JSON.parse(readFileSync(`${import.meta.dir}/fixtures/${name}.json`, 'utf8'));
 
@@ -36,7 +43,13 @@ const EXIT: Record<string, number> = {
 
 const LOAD_MARKERS = { abort: 'run_aborted', clock: 'run_clock_ms' };
 const loadPlan = (rate: number, p95Ms: number, p99Ms: number): LoadPlan => ({
-  rate, durationS: 20, p95Ms, p99Ms, errorRate: 0.001, dropRate: 0.001, ops: ['create', 'list', 'get', 'update', 'delete'],
+  rate,
+  durationS: 20,
+  p95Ms,
+  p99Ms,
+  errorRate: 0.001,
+  dropRate: 0.001,
+  ops: ['create', 'list', 'get', 'update', 'delete'],
 });
 
 const SMOKE_OPS = ['health', 'create', 'list', 'get', 'update', 'delete'];
@@ -103,14 +116,24 @@ describe('k6 summaries', () => {
 
   test('load: a service that keeps up passes its plan (k6 exit 0)', () => {
     const plan = loadPlan(30, 300, 800);
-    const { decision, measured } = loadVerdict(readSummary(fixture('load-held.legacy')), loadThresholds(plan, { run_aborted: ['count==0'] }), plan.durationS, LOAD_MARKERS);
+    const { decision, measured } = loadVerdict(
+      readSummary(fixture('load-held.legacy')),
+      loadThresholds(plan, { run_aborted: ['count==0'] }),
+      plan.durationS,
+      LOAD_MARKERS,
+    );
     expect(decision.verdict).toBe('PASSED');
     expect(measured as number).toBeGreaterThan(plan.durationS * 0.9);
   });
 
   test('load: a service that falls behind the arrivals fails on dropped arrivals, unfinished journeys and latency (k6 exit 99)', () => {
     const plan = loadPlan(80, 100, 250);
-    const { decision, results } = loadVerdict(readSummary(fixture('load-overloaded.legacy')), loadThresholds(plan, { run_aborted: ['count==0'] }), plan.durationS, LOAD_MARKERS);
+    const { decision, results } = loadVerdict(
+      readSummary(fixture('load-overloaded.legacy')),
+      loadThresholds(plan, { run_aborted: ['count==0'] }),
+      plan.durationS,
+      LOAD_MARKERS,
+    );
     expect(decision.verdict).toBe('FAILED');
     const failed = results.filter((r) => r.ok === false).map((r) => r.metric);
     expect(failed).toContain('dropped_iterations{scenario:load}');
@@ -122,7 +145,12 @@ describe('k6 summaries', () => {
 
   test('load: the same healthy run fails a plan it did not hold (thresholds come from the plan)', () => {
     const plan = loadPlan(30, 1, 2);
-    const { decision } = loadVerdict(readSummary(fixture('load-held.legacy')), loadThresholds(plan, {}), plan.durationS, LOAD_MARKERS);
+    const { decision } = loadVerdict(
+      readSummary(fixture('load-held.legacy')),
+      loadThresholds(plan, {}),
+      plan.durationS,
+      LOAD_MARKERS,
+    );
     expect(decision.verdict).toBe('FAILED');
   });
 
@@ -182,13 +210,19 @@ describe('stress windows', () => {
   });
 
   test('steps are planned back to back with VUs for the rate x budget', () => {
-    expect(plan.map((s) => [s.name, s.startS, s.vus])).toEqual([['step_01', 0, 50], ['step_02', 12, 100], ['step_03', 24, 200]]);
+    expect(plan.map((s) => [s.name, s.startS, s.vus])).toEqual([
+      ['step_01', 0, 50],
+      ['step_02', 12, 100],
+      ['step_03', 24, 200],
+    ]);
     expect(stepRates('', 40, 200, 1.5)).toEqual([40, 60, 90, 135]);
     expect(stepRates('50, 75', 1, 1, 2)).toEqual([50, 75]);
   });
 
   test('the highest held step is named; a later collapse is seen in its own window', () => {
-    const view = readSummary({ metrics: { ...step('step_01', 500, 0, 5), ...step('step_02', 1000, 0, 9), ...step('step_03', 1200, 700, 900) } });
+    const view = readSummary({
+      metrics: { ...step('step_01', 500, 0, 5), ...step('step_02', 1000, 0, 9), ...step('step_03', 1200, 700, 900) },
+    });
     const results = analyzeSteps(view, plan, ['get'], limits);
     expect(results.map((r) => r.ok)).toEqual([true, true, false]);
     expect(results[2]?.problems.join()).toContain('700 arrivals dropped');
@@ -196,7 +230,9 @@ describe('stress windows', () => {
   });
 
   test('dropped arrivals alone fail a step whose latency looks fine', () => {
-    const view = readSummary({ metrics: { ...step('step_01', 500, 3, 5), ...step('step_02', 1000, 0, 9), ...step('step_03', 2000, 0, 9) } });
+    const view = readSummary({
+      metrics: { ...step('step_01', 500, 3, 5), ...step('step_02', 1000, 0, 9), ...step('step_03', 2000, 0, 9) },
+    });
     const results = analyzeSteps(view, plan, ['get'], limits);
     expect(results[0]?.ok).toBe(false);
     expect(highestHeld(results)).toBeNull();
@@ -217,19 +253,46 @@ const DOC_SAMPLE = {
   results: {
     passed: false,
     metrics: [
-      { name: 'http_reqs', type: 'counter', contains: 'default', category: 'http', values: { count: 1500, rate: 24.79 } },
+      {
+        name: 'http_reqs',
+        type: 'counter',
+        contains: 'default',
+        category: 'http',
+        values: { count: 1500, rate: 24.79 },
+      },
       {
         name: 'http_req_duration',
         type: 'trend',
         contains: 'time',
         category: 'http',
-        values: { avg: 245.67, min: 123.45, med: 234.56, max: 456.78, 'p(90)': 387.65, 'p(95)': 421.32, 'p(99)': 445.12, count: 1500 },
+        values: {
+          avg: 245.67,
+          min: 123.45,
+          med: 234.56,
+          max: 456.78,
+          'p(90)': 387.65,
+          'p(95)': 421.32,
+          'p(99)': 445.12,
+          count: 1500,
+        },
       },
-      { name: 'http_req_failed', type: 'rate', contains: 'default', category: 'http', values: { rate: 0.02, passes: 1470, fails: 30 } },
+      {
+        name: 'http_req_failed',
+        type: 'rate',
+        contains: 'default',
+        category: 'http',
+        values: { rate: 0.02, passes: 1470, fails: 30 },
+      },
     ],
     checks: {
       metrics: {
-        checksSucceeded: { name: 'checks_succeeded', type: 'rate', contains: 'default', category: 'execution', values: { rate: 0.95, passes: 2850, fails: 150 } },
+        checksSucceeded: {
+          name: 'checks_succeeded',
+          type: 'rate',
+          contains: 'default',
+          category: 'execution',
+          values: { rate: 0.95, passes: 2850, fails: 150 },
+        },
       },
       orderedChecks: [{ name: 'status is 200', passes: 1470, fails: 30 }],
     },

@@ -10,7 +10,10 @@ export const TOKEN_CACHE_SIZE = 10_000;
  * not cached: each one is verified and logged with its reason. At most `max` entries; the least
  * recently used goes first.
  */
-export function cachedVerifier(inner: TokenVerifier, { max = TOKEN_CACHE_SIZE, now = Date.now }: { max?: number; now?: () => number } = {}): TokenVerifier {
+export function cachedVerifier(
+  inner: TokenVerifier,
+  { max = TOKEN_CACHE_SIZE, now = Date.now }: { max?: number; now?: () => number } = {},
+): TokenVerifier {
   const cache = new Map<string, { userId: string; exp: number; kid: string | undefined }>();
   return {
     ...(inner.trusts ? { trusts: inner.trusts } : {}),

@@ -3,19 +3,32 @@ import type { AuthConfig } from "../config";
 import { AuthError } from "../errors";
 import type { Logger } from "../logger";
 import { ASYMMETRIC_ALGS, jwksVerifier } from "./jwks";
-import { hs256Verifier, toAuthError, type Clock, type TokenVerifier } from "./verifier";
+import { type Clock, hs256Verifier, type TokenVerifier, toAuthError } from "./verifier";
 
 /**
  * The verifier the configuration asks for. The token header's `alg` picks the path: HS256 only when a
  * secret is configured, the asymmetric algorithms only when a JWKS is; anything else is a 401.
  */
-export function verifierFromConfig(auth: AuthConfig, logger: Logger, clock: Clock = Date.now): TokenVerifier & { prefetch(): Promise<void> } {
-  const hs256 = auth.secret ? hs256Verifier(auth.secret, { issuer: auth.issuer, audience: auth.audience }, clock) : undefined;
+export function verifierFromConfig(
+  auth: AuthConfig,
+  logger: Logger,
+  clock: Clock = Date.now,
+): TokenVerifier & { prefetch(): Promise<void> } {
+  const hs256 = auth.secret
+    ? hs256Verifier(auth.secret, { issuer: auth.issuer, audience: auth.audience }, clock)
+    : undefined;
   const jwksUrl = auth.jwksUrl ?? (auth.betterAuthUrl ? `${auth.betterAuthUrl}/api/auth/jwks` : undefined);
   // Better Auth puts its base URL's origin in both iss and aud unless told otherwise.
   const betterAuthOrigin = auth.betterAuthUrl ? new URL(auth.betterAuthUrl).origin : undefined;
   const jwks = jwksUrl
-    ? jwksVerifier({ url: jwksUrl, issuer: auth.issuer ?? betterAuthOrigin, audience: auth.audience ?? betterAuthOrigin, logger, now: clock, ...(auth.jwksMaxAgeMs !== undefined ? { maxAgeMs: auth.jwksMaxAgeMs } : {}) })
+    ? jwksVerifier({
+        url: jwksUrl,
+        issuer: auth.issuer ?? betterAuthOrigin,
+        audience: auth.audience ?? betterAuthOrigin,
+        logger,
+        now: clock,
+        ...(auth.jwksMaxAgeMs !== undefined ? { maxAgeMs: auth.jwksMaxAgeMs } : {}),
+      })
     : undefined;
 
   return {

@@ -1,7 +1,14 @@
-import { decodeProtectedHeader, importJWK, jwtVerify, type CryptoKey, type JWK, type ProtectedHeaderParameters } from "jose";
+import {
+  type CryptoKey,
+  decodeProtectedHeader,
+  importJWK,
+  type JWK,
+  jwtVerify,
+  type ProtectedHeaderParameters,
+} from "jose";
 import { AuthError, HttpError } from "../errors";
 import type { Logger } from "../logger";
-import { assertTokenShape, at, toAuthError, userIdOf, verifyOptions, type Clock, type TokenVerifier } from "./verifier";
+import { assertTokenShape, at, type Clock, type TokenVerifier, toAuthError, userIdOf, verifyOptions } from "./verifier";
 
 /** What Better Auth's jwt plugin can sign with; HS256 never comes from a JWKS. */
 export const ASYMMETRIC_ALGS = new Set(["EdDSA", "ES256", "ES512", "RS256", "PS256"]);
@@ -9,7 +16,10 @@ export const ASYMMETRIC_ALGS = new Set(["EdDSA", "ES256", "ES512", "RS256", "PS2
 // Which algorithms a key of each type may verify, so a token cannot pick an algorithm its key was
 // not made for.
 const ALGS_FOR_KEY: Record<string, string[]> = {
-  "OKP:Ed25519": ["EdDSA"], "EC:P-256": ["ES256"], "EC:P-521": ["ES512"], "RSA:": ["RS256", "PS256"],
+  "OKP:Ed25519": ["EdDSA"],
+  "EC:P-256": ["ES256"],
+  "EC:P-521": ["ES512"],
+  "RSA:": ["RS256", "PS256"],
 };
 
 /** A key set is a few keys of a few hundred bytes; anything near this is not a JWKS. */
@@ -60,7 +70,17 @@ async function boundedText(res: Response, max: number): Promise<string> {
  * Every fetch, whatever caused it (no key yet, an unknown kid, keys past their max age, the last
  * fetch failed), waits out the cooldown since the previous one, and only one is in flight at a time.
  */
-export function jwksVerifier({ url, issuer, audience, logger, timeoutMs = 3000, cooldownMs = 10_000, maxAgeMs = DEFAULT_JWKS_MAX_AGE_MS, maxBytes = MAX_JWKS_BYTES, now = Date.now }: JwksOptions): TokenVerifier & { refresh(): Promise<void> } {
+export function jwksVerifier({
+  url,
+  issuer,
+  audience,
+  logger,
+  timeoutMs = 3000,
+  cooldownMs = 10_000,
+  maxAgeMs = DEFAULT_JWKS_MAX_AGE_MS,
+  maxBytes = MAX_JWKS_BYTES,
+  now = Date.now,
+}: JwksOptions): TokenVerifier & { refresh(): Promise<void> } {
   let jwks: Map<string, JWK> | undefined; // undefined until a fetch succeeded
   let fetchedAt = 0;
   const imported = new Map<string, CryptoKey>(); // by `${kid}:${alg}`
@@ -82,7 +102,10 @@ export function jwksVerifier({ url, issuer, audience, logger, timeoutMs = 3000, 
       imported.clear();
     } catch (error) {
       // Logged here, once per attempt (at most one per cooldown), not once per request.
-      logger.error(jwks ? "JWKS refetch failed; keeping the cached keys" : "cannot fetch the JWKS and no key is cached", { url, reason: (error as Error)?.message ?? String(error) });
+      logger.error(
+        jwks ? "JWKS refetch failed; keeping the cached keys" : "cannot fetch the JWKS and no key is cached",
+        { url, reason: (error as Error)?.message ?? String(error) },
+      );
       throw error;
     }
   };

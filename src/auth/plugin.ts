@@ -28,5 +28,7 @@ export function authenticate(verifier: TokenVerifier, request: Request): Promise
 export function authPlugin(verifier: TokenVerifier) {
   // derive, not resolve: it runs before validation, so a caller without a valid token learns nothing
   // about the route's inputs. The raw header, because a route's `headers` schema strips unknown ones.
-  return new Elysia({ ...elysiaConfig, name: "auth", seed: verifier }).derive({ as: "scoped" }, ({ request }) => authenticate(verifier, request));
+  return new Elysia({ ...elysiaConfig, name: "auth", seed: verifier }).derive({ as: "scoped" }, ({ request }) =>
+    authenticate(verifier, request),
+  );
 }

@@ -1,8 +1,20 @@
 import { SignJWT } from "jose";
 
 /** An HS256 token like one a frontend's server code signs with BETTER_AUTH_SECRET. */
-export function signDevToken(secret: string, sub: string, { ttlSeconds = 3600, issuer, audience }: { ttlSeconds?: number; issuer?: string | undefined; audience?: string | undefined } = {}) {
-  let jwt = new SignJWT({}).setProtectedHeader({ alg: "HS256", typ: "JWT" }).setSubject(sub).setIssuedAt().setExpirationTime(Math.floor(Date.now() / 1000) + ttlSeconds);
+export function signDevToken(
+  secret: string,
+  sub: string,
+  {
+    ttlSeconds = 3600,
+    issuer,
+    audience,
+  }: { ttlSeconds?: number; issuer?: string | undefined; audience?: string | undefined } = {},
+) {
+  let jwt = new SignJWT({})
+    .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+    .setSubject(sub)
+    .setIssuedAt()
+    .setExpirationTime(Math.floor(Date.now() / 1000) + ttlSeconds);
   if (issuer) jwt = jwt.setIssuer(issuer);
   if (audience) jwt = jwt.setAudience(audience);
   return jwt.sign(new TextEncoder().encode(secret));

@@ -1,4 +1,4 @@
-import { errors, jwtVerify, type JWTPayload, type JWTVerifyOptions } from "jose";
+import { errors, type JWTPayload, type JWTVerifyOptions, jwtVerify } from "jose";
 import { AuthError } from "../errors";
 
 /** Turns a bearer token into the id of the user it speaks for, or throws AuthError. */
@@ -31,7 +31,10 @@ export type Clock = () => number;
 export const at = (options: JWTVerifyOptions, clock: Clock): JWTVerifyOptions =>
   clock === Date.now ? options : { ...options, currentDate: new Date(clock()) };
 
-export function verifyOptions(algorithms: string[], claims: { issuer?: string | undefined; audience?: string | undefined }): JWTVerifyOptions {
+export function verifyOptions(
+  algorithms: string[],
+  claims: { issuer?: string | undefined; audience?: string | undefined },
+): JWTVerifyOptions {
   return {
     algorithms,
     requiredClaims: ["exp"],
@@ -54,7 +57,14 @@ export function userIdOf(payload: JWTPayload, nowMs = Date.now()): string {
   }
   const id = payload.sub ?? payload.user_id;
   // Lone surrogates would be stored as U+FFFD, so distinct subjects would share one user's tasks.
-  if (typeof id !== "string" || id.length === 0 || id.length > 2 * MAX_USER_ID_CHARS || codePoints(id) > MAX_USER_ID_CHARS || id.includes("\u0000") || !id.isWellFormed()) {
+  if (
+    typeof id !== "string" ||
+    id.length === 0 ||
+    id.length > 2 * MAX_USER_ID_CHARS ||
+    codePoints(id) > MAX_USER_ID_CHARS ||
+    id.includes("\u0000") ||
+    !id.isWellFormed()
+  ) {
     throw new AuthError("Invalid token", "no usable sub or user_id claim");
   }
   return id;
@@ -73,7 +83,11 @@ export function assertTokenShape(token: string) {
 }
 
 /** HS256 with the shared secret (tokens signed by the frontend's own server code). */
-export function hs256Verifier(secret: string, claims: { issuer?: string | undefined; audience?: string | undefined }, clock: Clock = Date.now): TokenVerifier {
+export function hs256Verifier(
+  secret: string,
+  claims: { issuer?: string | undefined; audience?: string | undefined },
+  clock: Clock = Date.now,
+): TokenVerifier {
   const key = new TextEncoder().encode(secret);
   const options = verifyOptions(["HS256"], claims);
   return {

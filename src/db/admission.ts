@@ -49,7 +49,15 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  * of one that is) gets its connections closed (`reclaim`) before the permit is given back, so the
  * service never holds more than DB_POOL_MAX connections.
  */
-export function createGuard({ permits, queueTimeoutMs, deadline }: { permits: number; queueTimeoutMs: number; deadline?: Deadline }): DbGuard {
+export function createGuard({
+  permits,
+  queueTimeoutMs,
+  deadline,
+}: {
+  permits: number;
+  queueTimeoutMs: number;
+  deadline?: Deadline;
+}): DbGuard {
   let free = permits;
   const waiting: (() => void)[] = [];
 
@@ -87,7 +95,14 @@ export function createGuard({ permits, queueTimeoutMs, deadline }: { permits: nu
     const ended = tracked.done.then(markSettled, markSettled);
     let delivery = firstCancel;
     for (;;) {
-      const processed = await Promise.race([delivery.then(() => true, () => false), sleep(graceMs).then(() => false), ended]);
+      const processed = await Promise.race([
+        delivery.then(
+          () => true,
+          () => false,
+        ),
+        sleep(graceMs).then(() => false),
+        ended,
+      ]);
       if (settled) break;
       if (!processed) {
         await tracked.reclaim().catch(() => {});
@@ -104,7 +119,13 @@ export function createGuard({ permits, queueTimeoutMs, deadline }: { permits: nu
     const tracked = track(work);
     let timer: ReturnType<typeof setTimeout> | undefined;
     const expired = new Promise<"expired">((resolve) => (timer = setTimeout(resolve, ms, "expired")));
-    const first = await Promise.race([tracked.done.then((value) => ({ value }), (error) => ({ error })), expired]);
+    const first = await Promise.race([
+      tracked.done.then(
+        (value) => ({ value }),
+        (error) => ({ error }),
+      ),
+      expired,
+    ]);
     clearTimeout(timer);
     if (first !== "expired") {
       release();
@@ -113,7 +134,13 @@ export function createGuard({ permits, queueTimeoutMs, deadline }: { permits: nu
     }
     const cancelled = tracked.abandon();
     cancelled.catch(() => {});
-    const late = await Promise.race([tracked.done.then((value) => ({ value }), (error) => ({ error })), sleep(CANCEL_WAIT_MS).then(() => "pending" as const)]);
+    const late = await Promise.race([
+      tracked.done.then(
+        (value) => ({ value }),
+        (error) => ({ error }),
+      ),
+      sleep(CANCEL_WAIT_MS).then(() => "pending" as const),
+    ]);
     if (late === "pending") void takeBack(tracked as TrackedWork<unknown>, cancelled, graceMs);
     else release();
     if (typeof late === "object" && "value" in late) return late.value;
@@ -133,16 +160,17 @@ export function createGuard({ permits, queueTimeoutMs, deadline }: { permits: nu
   };
 
   return {
-    read: (work) => admitted(async () => {
-      try {
-        return await work();
-      } catch (error) {
-        if (!isConnectionLost(error)) throw error;
-        // Give the driver a moment to see the other sockets the server closed, so the retry gets a live one.
-        await new Promise((resolve) => setTimeout(resolve, RETRY_PAUSE_MS));
-        return work();
-      }
-    }),
+    read: (work) =>
+      admitted(async () => {
+        try {
+          return await work();
+        } catch (error) {
+          if (!isConnectionLost(error)) throw error;
+          // Give the driver a moment to see the other sockets the server closed, so the retry gets a live one.
+          await new Promise((resolve) => setTimeout(resolve, RETRY_PAUSE_MS));
+          return work();
+        }
+      }),
     write: (work) => admitted(work),
   };
 }

@@ -1,13 +1,13 @@
+import { checkServerIdentity, type PeerCertificate } from "node:tls";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
-import { checkServerIdentity, type PeerCertificate } from "node:tls";
 import type postgres from "postgres";
-import { DEFAULT_DATABASE_LIMITS, type DatabaseConfig, type DatabaseLimits } from "../config";
+import { type DatabaseConfig, type DatabaseLimits, DEFAULT_DATABASE_LIMITS } from "../config";
 import { createGuard, type DbGuard } from "./admission";
-import { openTrackedPool } from "./postgres-pool";
 import { migrate } from "./migrate";
+import { openTrackedPool } from "./postgres-pool";
 import * as schema from "./schema";
-import { parsePostgresUrl, type PostgresTarget } from "./url";
+import { type PostgresTarget, parsePostgresUrl } from "./url";
 
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
 
@@ -29,7 +29,13 @@ export interface Database {
 }
 
 // `ping` goes to the driver itself: drizzle would wrap its error as "Failed query: select 1".
-function guarded(kind: DatabaseConfig["kind"], db: Db, guard: DbGuard, ping: () => Promise<unknown>, close: () => Promise<void>): Database {
+function guarded(
+  kind: DatabaseConfig["kind"],
+  db: Db,
+  guard: DbGuard,
+  ping: () => Promise<unknown>,
+  close: () => Promise<void>,
+): Database {
   return {
     kind,
     read: (work) => guard.read(() => work(db)),
@@ -44,7 +50,10 @@ function guarded(kind: DatabaseConfig["kind"], db: Db, guard: DbGuard, ping: () 
  * The driver's options for DATABASE_URL as libpq reads it (src/db/url.ts): nothing in the URL is dropped,
  * and nothing reaches the server as a setting unless libpq would send it too.
  */
-export function postgresOptions(config: Extract<DatabaseConfig, { kind: "postgres" }>, limits: DatabaseLimits = DEFAULT_DATABASE_LIMITS) {
+export function postgresOptions(
+  config: Extract<DatabaseConfig, { kind: "postgres" }>,
+  limits: DatabaseLimits = DEFAULT_DATABASE_LIMITS,
+) {
   const parsed = parsePostgresUrl(config.url);
   if (!parsed.ok) throw new Error(parsed.problems.join("; "));
   const target = parsed.target;
@@ -85,16 +94,26 @@ function tlsOptions(target: PostgresTarget) {
     sslmode: mode,
     ca: target.ca,
     rejectUnauthorized: true,
-    checkServerIdentity: target.verify === "full" ? (_: string, cert: PeerCertificate) => checkServerIdentity(target.host, cert) : () => undefined,
+    checkServerIdentity:
+      target.verify === "full"
+        ? (_: string, cert: PeerCertificate) => checkServerIdentity(target.host, cert)
+        : () => undefined,
   };
 }
 
-export async function openDatabase(config: DatabaseConfig, limits: DatabaseLimits = DEFAULT_DATABASE_LIMITS): Promise<Database> {
+export async function openDatabase(
+  config: DatabaseConfig,
+  limits: DatabaseLimits = DEFAULT_DATABASE_LIMITS,
+): Promise<Database> {
   if (config.kind === "postgres") {
     const pool = openTrackedPool(postgresOptions(config, limits), limits);
     // postgres.js pipelines queries on a connection; admitting only one per connection cost a third of
     // the throughput (measured: GET 23.4k -> 16.7k req/s), so DB_PIPELINE queries per connection get in.
-    const guard = createGuard({ permits: config.poolMax * limits.pipeline, queueTimeoutMs: limits.queueTimeoutMs, deadline: pool.deadline });
+    const guard = createGuard({
+      permits: config.poolMax * limits.pipeline,
+      queueTimeoutMs: limits.queueTimeoutMs,
+      deadline: pool.deadline,
+    });
     const db = drizzlePostgres(pool.facade, { schema }) as unknown as Db;
     return guarded("postgres", db, guard, pool.ping, pool.close);
   }
@@ -106,5 +125,11 @@ export async function openDatabase(config: DatabaseConfig, limits: DatabaseLimit
   const client = config.dataDir ? new PGlite(config.dataDir) : new PGlite();
   await client.waitReady;
   const db = drizzlePglite(client, { schema }) as unknown as Db;
-  return guarded("pglite", db, guard, () => client.query("select 1"), () => client.close());
+  return guarded(
+    "pglite",
+    db,
+    guard,
+    () => client.query("select 1"),
+    () => client.close(),
+  );
 }

@@ -22,8 +22,14 @@ export async function migrate(db: Db): Promise<number> {
     await tx.execute(sql`set local statement_timeout = 0`);
     await tx.execute(sql`select pg_advisory_xact_lock(${MIGRATION_LOCK_KEY})`);
     await tx.execute(sql`create schema if not exists drizzle`);
-    await tx.execute(sql`create table if not exists drizzle.__drizzle_migrations (id serial primary key, hash text not null, created_at bigint)`);
-    const [last] = await tx.select({ createdAt: journal.createdAt }).from(journal).orderBy(sql`${journal.createdAt} desc`).limit(1);
+    await tx.execute(
+      sql`create table if not exists drizzle.__drizzle_migrations (id serial primary key, hash text not null, created_at bigint)`,
+    );
+    const [last] = await tx
+      .select({ createdAt: journal.createdAt })
+      .from(journal)
+      .orderBy(sql`${journal.createdAt} desc`)
+      .limit(1);
     const pending = MIGRATIONS.filter((m) => m.folderMillis > (last?.createdAt ?? 0));
     for (const migration of pending) {
       for (const statement of migration.sql) {

@@ -29,7 +29,12 @@ function cancel(query: postgres.PendingQuery<any>): Promise<void> {
   return canceller(query) ?? Promise.resolve();
 }
 
-function issue(sql: Pick<postgres.Sql, "unsafe">, scope: Scope | undefined, pool: postgres.Sql, args: Parameters<postgres.Sql["unsafe"]>) {
+function issue(
+  sql: Pick<postgres.Sql, "unsafe">,
+  scope: Scope | undefined,
+  pool: postgres.Sql,
+  args: Parameters<postgres.Sql["unsafe"]>,
+) {
   if (scope?.abandoned) throw new DatabaseStuckError(0);
   const query = sql.unsafe(...args);
   if (scope) {
@@ -43,14 +48,21 @@ function issue(sql: Pick<postgres.Sql, "unsafe">, scope: Scope | undefined, pool
 }
 
 // What drizzle uses of a transaction's handle: unsafe() for statements and savepoint() for nested ones.
-function transactionView(tx: postgres.TransactionSql, scope: Scope | undefined, pool: postgres.Sql): postgres.TransactionSql {
+function transactionView(
+  tx: postgres.TransactionSql,
+  scope: Scope | undefined,
+  pool: postgres.Sql,
+): postgres.TransactionSql {
   return new Proxy(tx, {
     get(target, name, receiver) {
       if (name === "unsafe") return (...args: Parameters<postgres.Sql["unsafe"]>) => issue(target, scope, pool, args);
-      if (name === "savepoint") return (...args: any[]) => {
-        const fn = args.pop();
-        return (target.savepoint as any)(...args, (sp: postgres.TransactionSql) => fn(transactionView(sp, scope, pool)));
-      };
+      if (name === "savepoint")
+        return (...args: any[]) => {
+          const fn = args.pop();
+          return (target.savepoint as any)(...args, (sp: postgres.TransactionSql) =>
+            fn(transactionView(sp, scope, pool)),
+          );
+        };
       return Reflect.get(target, name, receiver);
     },
   });

@@ -21,10 +21,20 @@ export const tasks = pgTable(
     check("tasks_status_check", sql`${table.status} in (${quotedStatuses})`),
     // "This user's tasks, newest first", with and without a status filter, read in index order (no sort).
     index("tasks_user_created_idx").on(table.userId, table.createdAt.desc().nullsFirst(), table.id.desc().nullsFirst()),
-    index("tasks_user_status_created_idx").on(table.userId, table.status, table.createdAt.desc().nullsFirst(), table.id.desc().nullsFirst()),
+    index("tasks_user_status_created_idx").on(
+      table.userId,
+      table.status,
+      table.createdAt.desc().nullsFirst(),
+      table.id.desc().nullsFirst(),
+    ),
     // The other sorts, both directions (a B-tree reads backwards), so no list sorts a user's rows.
     index("tasks_user_updated_idx").on(table.userId, table.updatedAt.desc().nullsFirst(), table.id.desc().nullsFirst()),
-    index("tasks_user_status_updated_idx").on(table.userId, table.status, table.updatedAt.desc().nullsFirst(), table.id.desc().nullsFirst()),
+    index("tasks_user_status_updated_idx").on(
+      table.userId,
+      table.status,
+      table.updatedAt.desc().nullsFirst(),
+      table.id.desc().nullsFirst(),
+    ),
     index("tasks_user_title_idx").on(table.userId, table.title, table.id),
     index("tasks_user_status_title_idx").on(table.userId, table.status, table.title, table.id),
   ],

@@ -33,7 +33,24 @@ export interface PostgresTarget {
 export type ParsedUrl = { ok: true; target: PostgresTarget } | { ok: false; problems: string[] };
 
 // Where libpq finds its own spelling of these parameters; each entry says how this service answers it.
-const ACCEPTED = new Set(["host", "port", "dbname", "user", "password", "sslmode", "sslrootcert", "channel_binding", "sslnegotiation", "sslsni", "target_session_attrs", "gssencmode", "application_name", "fallback_application_name", "options", "client_encoding"]);
+const ACCEPTED = new Set([
+  "host",
+  "port",
+  "dbname",
+  "user",
+  "password",
+  "sslmode",
+  "sslrootcert",
+  "channel_binding",
+  "sslnegotiation",
+  "sslsni",
+  "target_session_attrs",
+  "gssencmode",
+  "application_name",
+  "fallback_application_name",
+  "options",
+  "client_encoding",
+]);
 const REFUSED: Record<string, string> = {
   sslcert: "client certificates are not supported",
   sslkey: "client certificates are not supported",
@@ -96,7 +113,7 @@ export function parsePostgresUrl(raw: string, home = homedir()): ParsedUrl {
   const channelBinding = oneOf("channel_binding", CHANNEL_BINDINGS, "prefer");
   const rootcert = param("sslrootcert");
   // libpq: sslrootcert=system means verify-full unless said otherwise, and refuses anything weaker.
-  let sslmode = oneOf("sslmode", SSL_MODES, rootcert === "system" ? "verify-full" : "prefer");
+  const sslmode = oneOf("sslmode", SSL_MODES, rootcert === "system" ? "verify-full" : "prefer");
   if (rootcert === "system" && param("sslmode") !== undefined && sslmode !== "verify-full") {
     bad("sslmode", `${sslmode} may not be used with sslrootcert=system (use verify-full)`);
   }
@@ -106,7 +123,7 @@ export function parsePostgresUrl(raw: string, home = homedir()): ParsedUrl {
 
   const hostParam = param("host");
   const socketDir = hostParam?.startsWith("/") ? hostParam : undefined;
-  const host = socketDir ? "localhost" : hostParam ?? decodeURIComponent(url.hostname).replace(/^\[(.*)\]$/, "$1");
+  const host = socketDir ? "localhost" : (hostParam ?? decodeURIComponent(url.hostname).replace(/^\[(.*)\]$/, "$1"));
   const portText = param("port") ?? url.port ?? "";
   const port = portText === "" ? 5432 : Number(portText);
   if (!/^\d+$/.test(portText || "5432") || port < 1 || port > 65535) bad("port", "must be a number from 1 to 65535");
@@ -126,10 +143,18 @@ export function parsePostgresUrl(raw: string, home = homedir()): ParsedUrl {
     } catch {}
   }
   if ((sslmode === "verify-ca" || sslmode === "verify-full") && ca === undefined && rootcert === undefined) {
-    bad("sslrootcert", `sslmode=${sslmode} needs root certificates: set sslrootcert to a CA file, or sslrootcert=system for the system's trusted roots`);
+    bad(
+      "sslrootcert",
+      `sslmode=${sslmode} needs root certificates: set sslrootcert to a CA file, or sslrootcert=system for the system's trusted roots`,
+    );
   }
   // libpq checks the chain whenever it has root certificates, even for require; verify-full adds the host name.
-  const verify = sslmode === "verify-full" ? "full" : sslmode === "verify-ca" || (ca !== undefined && sslmode !== "disable") ? "chain" : "none";
+  const verify =
+    sslmode === "verify-full"
+      ? "full"
+      : sslmode === "verify-ca" || (ca !== undefined && sslmode !== "disable")
+        ? "chain"
+        : "none";
 
   const startup: Record<string, string> = {};
   const appName = param("application_name") ?? param("fallback_application_name");

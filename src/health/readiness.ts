@@ -13,9 +13,16 @@ const PROBE_WAIT_MS = 2000;
 /** One round trip: reachable, accepting writes (not a standby or a read-only database), migrated. */
 export async function checkDatabase(database: Database): Promise<DatabaseState> {
   try {
-    const result = await database.read((db) => db.execute(sql`select current_setting('transaction_read_only') = 'on' as read_only, to_regclass('tasks') is not null as migrated`));
+    const result = await database.read((db) =>
+      db.execute(
+        sql`select current_setting('transaction_read_only') = 'on' as read_only, to_regclass('tasks') is not null as migrated`,
+      ),
+    );
     // postgres.js hands back the rows, PGlite an object holding them.
-    const [row] = (Array.isArray(result) ? result : (result as { rows: unknown[] }).rows) as { read_only: boolean; migrated: boolean }[];
+    const [row] = (Array.isArray(result) ? result : (result as { rows: unknown[] }).rows) as {
+      read_only: boolean;
+      migrated: boolean;
+    }[];
     return row?.read_only ? "read_only" : row?.migrated ? "ok" : "not_migrated";
   } catch {
     return "unreachable";
@@ -26,7 +33,11 @@ export async function checkDatabase(database: Database): Promise<DatabaseState> 
  * Wraps `check` so that callers share one result for `maxAgeMs` (measured from the start of the check)
  * and never run two checks at once. Changes are logged once, not once per probe.
  */
-export function cachedCheck(check: () => Promise<DatabaseState>, logger: Logger, maxAgeMs = READINESS_MAX_AGE_MS): () => Promise<DatabaseState> {
+export function cachedCheck(
+  check: () => Promise<DatabaseState>,
+  logger: Logger,
+  maxAgeMs = READINESS_MAX_AGE_MS,
+): () => Promise<DatabaseState> {
   let last: { startedAt: number; state: DatabaseState } | undefined;
   let running: Promise<DatabaseState> | undefined;
   const run = async () => {

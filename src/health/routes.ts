@@ -1,4 +1,4 @@
-import { Elysia, t, type PreContext } from "elysia";
+import { Elysia, type PreContext, t } from "elysia";
 import type { Database } from "../db/client";
 import { elysiaConfig } from "../elysia-config";
 import { databaseUnavailable } from "../errors";
@@ -11,7 +11,15 @@ type RequestContext = PreContext & { path: string };
 const isApi = (path: string) => path === "/api" || path.startsWith("/api/");
 
 /** Liveness, readiness, and the gate that keeps /api/* at 503 until the database is ready. */
-export function healthRoutes({ database, lifecycle, logger }: { database: Database; lifecycle: Lifecycle; logger: Logger }) {
+export function healthRoutes({
+  database,
+  lifecycle,
+  logger,
+}: {
+  database: Database;
+  lifecycle: Lifecycle;
+  logger: Logger;
+}) {
   const databaseState = cachedCheck(() => checkDatabase(database), logger);
   return new Elysia({ ...elysiaConfig, name: "health" })
     .onRequest((context) => {
@@ -24,24 +32,35 @@ export function healthRoutes({ database, lifecycle, logger }: { database: Databa
       response: { 200: t.Object({ status: t.Literal("ok") }) },
       detail: { summary: "Liveness: the process answers (no database call)", tags: ["health"] },
     })
-    .get("/health/ready", async ({ status }) => {
-      if (lifecycle.phase === "starting") return status(503, { status: "unavailable" as const, database: "unreachable" as const });
-      const state = await databaseState();
-      if (lifecycle.phase === "draining") return status(503, { status: "draining" as const, database: state });
-      if (state !== "ok") return status(503, { status: "unavailable" as const, database: state });
-      return { status: "ok" as const, database: "ok" as const };
-    }, {
-      response: {
-        200: t.Object({ status: t.Literal("ok"), database: t.Literal("ok") }),
-        503: t.Object({
-          status: t.Union([t.Literal("unavailable"), t.Literal("draining")]),
-          database: t.Union([t.Literal("ok"), t.Literal("unreachable"), t.Literal("read_only"), t.Literal("not_migrated")]),
-        }),
+    .get(
+      "/health/ready",
+      async ({ status }) => {
+        if (lifecycle.phase === "starting")
+          return status(503, { status: "unavailable" as const, database: "unreachable" as const });
+        const state = await databaseState();
+        if (lifecycle.phase === "draining") return status(503, { status: "draining" as const, database: state });
+        if (state !== "ok") return status(503, { status: "unavailable" as const, database: state });
+        return { status: "ok" as const, database: "ok" as const };
       },
-      detail: {
-        summary: "Readiness: migrated database that accepts writes, and not shutting down",
-        description: "Answered from a check at most 1 s old. 503 while starting, while draining after SIGTERM, and when the database is unreachable, read-only, or lacks the tasks table.",
-        tags: ["health"],
+      {
+        response: {
+          200: t.Object({ status: t.Literal("ok"), database: t.Literal("ok") }),
+          503: t.Object({
+            status: t.Union([t.Literal("unavailable"), t.Literal("draining")]),
+            database: t.Union([
+              t.Literal("ok"),
+              t.Literal("unreachable"),
+              t.Literal("read_only"),
+              t.Literal("not_migrated"),
+            ]),
+          }),
+        },
+        detail: {
+          summary: "Readiness: migrated database that accepts writes, and not shutting down",
+          description:
+            "Answered from a check at most 1 s old. 503 while starting, while draining after SIGTERM, and when the database is unreachable, read-only, or lacks the tasks table.",
+          tags: ["health"],
+        },
       },
-    });
+    );
 }

@@ -1,6 +1,6 @@
-import { and, eq, gt, sql, type Placeholder, type SQL } from "drizzle-orm";
+import { and, eq, gt, type Placeholder, type SQL, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
-import { idempotencyKeys, type IdempotencyKeyRow } from "./schema";
+import { type IdempotencyKeyRow, idempotencyKeys } from "./schema";
 
 export type StoredAnswer = Pick<IdempotencyKeyRow, "fingerprint" | "status" | "body" | "location" | "etag">;
 
@@ -12,14 +12,25 @@ const excluded = (column: string) => sql.raw(`excluded.${column}`);
  * transaction ends: it commits (false, and the caller replays) or rolls back (true, this one stands).
  * An expired row is overwritten in place, so expiry needs no cleanup to be correct.
  */
-export async function recordAnswer(tx: Db, userId: string, key: string, answer: StoredAnswer, ttlSeconds: number): Promise<boolean> {
-  const rows = await tx.insert(idempotencyKeys)
+export async function recordAnswer(
+  tx: Db,
+  userId: string,
+  key: string,
+  answer: StoredAnswer,
+  ttlSeconds: number,
+): Promise<boolean> {
+  const rows = await tx
+    .insert(idempotencyKeys)
     .values({ userId, key, ...answer, expiresAt: sql`now() + ${`${ttlSeconds} seconds`}::interval` })
     .onConflictDoUpdate({
       target: [idempotencyKeys.userId, idempotencyKeys.key],
       set: {
-        fingerprint: excluded("fingerprint"), status: excluded("status"), body: excluded("body"),
-        location: excluded("location"), etag: excluded("etag"), expiresAt: excluded("expires_at"),
+        fingerprint: excluded("fingerprint"),
+        status: excluded("status"),
+        body: excluded("body"),
+        location: excluded("location"),
+        etag: excluded("etag"),
+        expiresAt: excluded("expires_at"),
       },
       setWhere: sql`${idempotencyKeys.expiresAt} <= now()`,
     })
@@ -28,10 +39,20 @@ export async function recordAnswer(tx: Db, userId: string, key: string, answer: 
 }
 
 /** What a write statement needs to record its own answer under a key. */
-export interface KeyRecord { userId: string; key: string; fingerprint: string; ttlSeconds: number }
+export interface KeyRecord {
+  userId: string;
+  key: string;
+  fingerprint: string;
+  ttlSeconds: number;
+}
 
 /** The answer's parts as SQL expressions over the rows of the statement's CTE `source`. */
-export interface AnswerSql { status: number; body: SQL; location: SQL; etag: SQL }
+export interface AnswerSql {
+  status: number;
+  body: SQL;
+  location: SQL;
+  etag: SQL;
+}
 
 /**
  * The CTE `recorded` of a write statement that records its answer itself: the key is inserted from the
@@ -40,7 +61,11 @@ export interface AnswerSql { status: number; body: SQL; location: SQL; etag: SQL
  * `recorded` is empty, and then `keyCheck` in the final select aborts the whole statement, write
  * included. A concurrent request with the same key waits here on the primary key, as in recordAnswer.
  */
-export function recordedCte(source: string, record: { [K in keyof KeyRecord]: KeyRecord[K] | Placeholder }, answer: AnswerSql): SQL {
+export function recordedCte(
+  source: string,
+  record: { [K in keyof KeyRecord]: KeyRecord[K] | Placeholder },
+  answer: AnswerSql,
+): SQL {
   return sql`recorded as (
       insert into idempotency_keys (user_id, key, fingerprint, status, body, location, etag, expires_at)
       select ${record.userId}, ${record.key}, ${record.fingerprint}, ${answer.status}, ${answer.body}, ${answer.location}, ${answer.etag},
@@ -58,7 +83,8 @@ export function recordedCte(source: string, record: { [K in keyof KeyRecord]: Ke
 const KEY_TAKEN = "idempotency key taken";
 
 /** A column for the final select: 1 when the key was recorded, else an error that rolls the statement back. */
-export const keyCheck = (id: SQL) => sql`case when exists (select 1 from recorded) then 1 else (${sql.raw(`'${KEY_TAKEN} for '`)} || ${id})::integer end`;
+export const keyCheck = (id: SQL) =>
+  sql`case when exists (select 1 from recorded) then 1 else (${sql.raw(`'${KEY_TAKEN} for '`)} || ${id})::integer end`;
 
 /** Whether a statement with keyCheck failed because the key was taken (22P02: the cast). */
 export function isKeyTaken(error: unknown): boolean {
@@ -69,11 +95,24 @@ export function isKeyTaken(error: unknown): boolean {
 }
 
 const lookups = new WeakMap<Db, ReturnType<typeof buildLookup>>();
-const buildLookup = (db: Db) => db
-  .select({ fingerprint: idempotencyKeys.fingerprint, status: idempotencyKeys.status, body: idempotencyKeys.body, location: idempotencyKeys.location, etag: idempotencyKeys.etag })
-  .from(idempotencyKeys)
-  .where(and(eq(idempotencyKeys.userId, sql.placeholder("userId")), eq(idempotencyKeys.key, sql.placeholder("key")), gt(idempotencyKeys.expiresAt, sql`now()`)))
-  .prepare("idempotency_lookup");
+const buildLookup = (db: Db) =>
+  db
+    .select({
+      fingerprint: idempotencyKeys.fingerprint,
+      status: idempotencyKeys.status,
+      body: idempotencyKeys.body,
+      location: idempotencyKeys.location,
+      etag: idempotencyKeys.etag,
+    })
+    .from(idempotencyKeys)
+    .where(
+      and(
+        eq(idempotencyKeys.userId, sql.placeholder("userId")),
+        eq(idempotencyKeys.key, sql.placeholder("key")),
+        gt(idempotencyKeys.expiresAt, sql`now()`),
+      ),
+    )
+    .prepare("idempotency_lookup");
 
 /** The unexpired answer stored under the user's key, if any: one primary-key probe. */
 export async function findAnswer(db: Db, userId: string, key: string): Promise<StoredAnswer | undefined> {

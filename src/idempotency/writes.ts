@@ -3,7 +3,7 @@ import { codesOf } from "../db/sqlstate";
 import { HttpError } from "../errors";
 import type { Logger } from "../logger";
 import { fingerprint } from "./key";
-import { deleteExpired, findAnswer, isKeyTaken, recordAnswer, type KeyRecord, type StoredAnswer } from "./store";
+import { deleteExpired, findAnswer, isKeyTaken, type KeyRecord, recordAnswer, type StoredAnswer } from "./store";
 
 /** What a write handler answers; with a key it is stored and replayed as it is. */
 export interface Answer<Body = unknown> {
@@ -44,7 +44,15 @@ const CLEANUP_BATCH = 500;
  * taken: its own write is rolled back, so it changes nothing, and it gets the stored answer. A
  * concurrent repeat waits on the key's primary key entry until the first one ends.
  */
-export function idempotentWrites({ database, ttlHours, logger }: { database: DatabaseWork; ttlHours: number; logger: Logger }) {
+export function idempotentWrites({
+  database,
+  ttlHours,
+  logger,
+}: {
+  database: DatabaseWork;
+  ttlHours: number;
+  logger: Logger;
+}) {
   const ttlSeconds = ttlHours * 3600;
   let lastCleanup = -Infinity;
 
@@ -53,14 +61,25 @@ export function idempotentWrites({ database, ttlHours, logger }: { database: Dat
   const cleanUp = () => {
     if (performance.now() - lastCleanup < CLEANUP_EVERY_MS) return;
     lastCleanup = performance.now();
-    database.write((db) => deleteExpired(db, CLEANUP_BATCH)).then(
-      (deleted) => { if (deleted > 0) logger.debug("expired idempotency keys deleted", { deleted }); },
-      (error) => logger.warn("idempotency key cleanup failed", { error: String((error as any)?.cause?.message ?? (error as Error)?.message) }),
-    );
+    database
+      .write((db) => deleteExpired(db, CLEANUP_BATCH))
+      .then(
+        (deleted) => {
+          if (deleted > 0) logger.debug("expired idempotency keys deleted", { deleted });
+        },
+        (error) =>
+          logger.warn("idempotency key cleanup failed", {
+            error: String((error as any)?.cause?.message ?? (error as Error)?.message),
+          }),
+      );
   };
 
   /** The stored answer for a request that could not take its key (or failed while it was taken). */
-  const replay = async (write: KeyedWrite & { key: string }, print: string, otherwise: Error): Promise<Answer & { replayed: boolean }> => {
+  const replay = async (
+    write: KeyedWrite & { key: string },
+    print: string,
+    otherwise: Error,
+  ): Promise<Answer & { replayed: boolean }> => {
     const stored = await database.read((db) => findAnswer(db, write.userId, write.key));
     if (!stored) throw otherwise;
     if (stored.fingerprint !== print) throw keyReused();
@@ -74,12 +93,18 @@ export function idempotentWrites({ database, ttlHours, logger }: { database: Dat
   };
 
   // The stored answer wins over this request's own failure, or the failure stands.
-  const settle = <Body>(keyed: KeyedWrite & { key: string }, print: string, error: unknown): Promise<Answer<Body> & { replayed: boolean }> => {
+  const settle = <Body>(
+    keyed: KeyedWrite & { key: string },
+    print: string,
+    error: unknown,
+  ): Promise<Answer<Body> & { replayed: boolean }> => {
     // Replayed bodies are what this same handler answered before, so they have its Body type.
-    if (error instanceof KeyTaken) return replay(keyed, print, keyInProgress()) as Promise<Answer<Body> & { replayed: boolean }>;
+    if (error instanceof KeyTaken)
+      return replay(keyed, print, keyInProgress()) as Promise<Answer<Body> & { replayed: boolean }>;
     // A 4xx may only mean the first request already did the work (a DELETE's task is gone, the
     // quota is now full): a stored answer wins. 5xx: the database may be down, say so.
-    if (error instanceof HttpError && error.status < 500) return replay(keyed, print, error) as Promise<Answer<Body> & { replayed: boolean }>;
+    if (error instanceof HttpError && error.status < 500)
+      return replay(keyed, print, error) as Promise<Answer<Body> & { replayed: boolean }>;
     throw error;
   };
   // statement_timeout while waiting for the key's other request: it is still running.
@@ -87,24 +112,33 @@ export function idempotentWrites({ database, ttlHours, logger }: { database: Dat
 
   return {
     /** The write, then (with a key) the insert of its answer, in one transaction. */
-    async run<Body>(write: KeyedWrite, work: (db: Db) => Promise<Answer<Body>>): Promise<Answer<Body> & { replayed: boolean }> {
+    async run<Body>(
+      write: KeyedWrite,
+      work: (db: Db) => Promise<Answer<Body>>,
+    ): Promise<Answer<Body> & { replayed: boolean }> {
       if (write.key === undefined) return { ...(await database.write(work)), replayed: false };
       const keyed = write as KeyedWrite & { key: string };
       const print = fingerprint(write.method, write.path, write.body);
       try {
-        const answer = await database.write((db) => db.transaction(async (tx) => {
-          const answer = await work(tx as unknown as Db);
-          const stored: StoredAnswer = {
-            fingerprint: print, status: answer.status,
-            body: answer.body === undefined ? null : JSON.stringify(answer.body),
-            location: answer.location ?? null, etag: answer.etag ?? null,
-          };
-          const recorded = await recordAnswer(tx as unknown as Db, keyed.userId, keyed.key, stored, ttlSeconds).catch((error) => {
-            throw waited(error);
-          });
-          if (!recorded) throw new KeyTaken();
-          return answer;
-        }));
+        const answer = await database.write((db) =>
+          db.transaction(async (tx) => {
+            const answer = await work(tx as unknown as Db);
+            const stored: StoredAnswer = {
+              fingerprint: print,
+              status: answer.status,
+              body: answer.body === undefined ? null : JSON.stringify(answer.body),
+              location: answer.location ?? null,
+              etag: answer.etag ?? null,
+            };
+            const recorded = await recordAnswer(tx as unknown as Db, keyed.userId, keyed.key, stored, ttlSeconds).catch(
+              (error) => {
+                throw waited(error);
+              },
+            );
+            if (!recorded) throw new KeyTaken();
+            return answer;
+          }),
+        );
         cleanUp();
         return { ...answer, replayed: false };
       } catch (error) {
@@ -117,15 +151,20 @@ export function idempotentWrites({ database, ttlHours, logger }: { database: Dat
      * gets the key's record and its statement inserts the answer too, so a keyed write costs what an
      * unkeyed one does, plus the insert inside the same statement. Without a key, `work` runs as it is.
      */
-    async single<Body>(write: KeyedWrite, work: (db: Db, record?: KeyRecord) => Promise<Answer<Body>>): Promise<Answer<Body> & { replayed: boolean }> {
+    async single<Body>(
+      write: KeyedWrite,
+      work: (db: Db, record?: KeyRecord) => Promise<Answer<Body>>,
+    ): Promise<Answer<Body> & { replayed: boolean }> {
       if (write.key === undefined) return { ...(await database.write((db) => work(db))), replayed: false };
       const keyed = write as KeyedWrite & { key: string };
       const print = fingerprint(write.method, write.path, write.body);
       const record: KeyRecord = { userId: write.userId, key: keyed.key, fingerprint: print, ttlSeconds };
       try {
-        const answer = await database.write((db) => work(db, record)).catch((error) => {
-          throw isKeyTaken(error) ? new KeyTaken() : waited(error);
-        });
+        const answer = await database
+          .write((db) => work(db, record))
+          .catch((error) => {
+            throw isKeyTaken(error) ? new KeyTaken() : waited(error);
+          });
         cleanUp();
         return { ...answer, replayed: false };
       } catch (error) {
@@ -137,7 +176,10 @@ export function idempotentWrites({ database, ttlHours, logger }: { database: Dat
 
 export type IdempotentWrites = ReturnType<typeof idempotentWrites>;
 /** Puts a write's answer, fresh or replayed, on the response; returns the body for Elysia to send. */
-export function reply<Body>(set: { status?: number | string; headers: Record<string, unknown> }, answer: Answer<Body> & { replayed: boolean }): Body {
+export function reply<Body>(
+  set: { status?: number | string; headers: Record<string, unknown> },
+  answer: Answer<Body> & { replayed: boolean },
+): Body {
   set.status = answer.status;
   if (answer.location !== undefined) set.headers.location = answer.location;
   if (answer.etag !== undefined) set.headers.etag = answer.etag;

@@ -17,7 +17,10 @@ export interface RateDecision {
   headers: Record<string, string>;
 }
 
-interface Bucket { tokens: number; at: number }
+interface Bucket {
+  tokens: number;
+  at: number;
+}
 
 const POLICY = "per-user";
 // How many of the least recently used buckets are looked at for a full one before the oldest is dropped.

@@ -10,13 +10,22 @@ export class QueueTimeoutError extends Error {
   }
 }
 
-interface Waiter { admit: () => void; timer: ReturnType<typeof setTimeout> }
-interface UserSlots { active: number; queue: Waiter[] }
+interface Waiter {
+  admit: () => void;
+  timer: ReturnType<typeof setTimeout>;
+}
+interface UserSlots {
+  active: number;
+  queue: Waiter[];
+}
 
 export class UserQueue {
   private readonly users = new Map<string, UserSlots>();
 
-  constructor(readonly limit: number, readonly queueTimeoutMs: number) {}
+  constructor(
+    readonly limit: number,
+    readonly queueTimeoutMs: number,
+  ) {}
 
   /** Users with a request running or waiting. */
   get size() {

@@ -11,4 +11,8 @@ export const SORTS = ["created_at", "-created_at", "updated_at", "-updated_at", 
 export type Sort = (typeof SORTS)[number];
 
 /** What GET /api/tasks uses for a parameter the query leaves out. */
-export const LIST_DEFAULTS: { limit: number; offset: number; sort: Sort } = { limit: 100, offset: 0, sort: "-created_at" };
+export const LIST_DEFAULTS: { limit: number; offset: number; sort: Sort } = {
+  limit: 100,
+  offset: 0,
+  sort: "-created_at",
+};

@@ -1,11 +1,16 @@
-import { SORTS, TASK_STATUSES, type Sort, type TaskStatus } from "./constants";
+import { SORTS, type Sort, TASK_STATUSES, type TaskStatus } from "./constants";
 
 /**
  * Where a page ended: the last task's sort key and id, for the sort and status filter it belongs to.
  * `key` is the title, or a timestamp as an ISO string with microseconds (PostgreSQL keeps microseconds;
  * a JS Date would round them away and make the next page repeat or skip tasks of the same millisecond).
  */
-export interface Position { sort: Sort; status: TaskStatus | undefined; key: string; id: number }
+export interface Position {
+  sort: Sort;
+  status: TaskStatus | undefined;
+  key: string;
+  id: number;
+}
 
 // Bytes: version, sort, status (0: none), id (8, big-endian), then the key: 8 bytes of microseconds
 // since 1970 for the timestamp sorts, the title's UTF-8 for the title sorts. Opaque to clients, and not
@@ -34,15 +39,19 @@ export function encodeCursor(p: Position): string {
 export function decodeCursor(cursor: string, sort: Sort, status: TaskStatus | undefined): Position | { error: string } {
   const invalid = { error: "cursor is not one this service issued (use the Link header's URL as it is)" };
   const bytes = new Uint8Array(Buffer.from(cursor, "base64url"));
-  if (bytes.length < HEAD + 1 || Buffer.from(bytes).toString("base64url") !== cursor || bytes[0] !== VERSION) return invalid;
+  if (bytes.length < HEAD + 1 || Buffer.from(bytes).toString("base64url") !== cursor || bytes[0] !== VERSION)
+    return invalid;
   const view = new DataView(bytes.buffer);
   const cursorSort = SORTS[bytes[1]!];
   const statusByte = bytes[2]!;
   const id = view.getBigUint64(3);
-  if (!cursorSort || statusByte > TASK_STATUSES.length || id < 1n || id > BigInt(Number.MAX_SAFE_INTEGER)) return invalid;
+  if (!cursorSort || statusByte > TASK_STATUSES.length || id < 1n || id > BigInt(Number.MAX_SAFE_INTEGER))
+    return invalid;
   const cursorStatus = statusByte === 0 ? undefined : TASK_STATUSES[statusByte - 1];
   if (cursorSort !== sort || cursorStatus !== status) {
-    return { error: `cursor belongs to sort=${cursorSort}${cursorStatus ? ` and status=${cursorStatus}` : " without a status filter"}; ask again with those, or start over without cursor` };
+    return {
+      error: `cursor belongs to sort=${cursorSort}${cursorStatus ? ` and status=${cursorStatus}` : " without a status filter"}; ask again with those, or start over without cursor`,
+    };
   }
   const keyBytes = bytes.subarray(HEAD);
   let key: string;

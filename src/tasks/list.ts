@@ -1,24 +1,39 @@
-import { and, asc, desc, eq, sql, type SQL } from "drizzle-orm";
+import { and, asc, desc, eq, type SQL, sql } from "drizzle-orm";
 import type { PgColumn } from "drizzle-orm/pg-core";
 import type { Db } from "../db/client";
-import { taskCounts, tasks, type TaskRow } from "../db/schema";
-import type { Position } from "./cursor";
+import { type TaskRow, taskCounts, tasks } from "../db/schema";
 import type { Sort, TaskStatus } from "./constants";
+import type { Position } from "./cursor";
 import { prepared } from "./service";
 
-export interface ListInput { status?: TaskStatus; limit: number; offset: number; sort: Sort; after?: Position }
-export interface ListPage { rows: TaskRow[]; total: number; next?: Position }
+export interface ListInput {
+  status?: TaskStatus;
+  limit: number;
+  offset: number;
+  sort: Sort;
+  after?: Position;
+}
+export interface ListPage {
+  rows: TaskRow[];
+  total: number;
+  next?: Position;
+}
 
 const SORT_COLUMNS: Record<Sort, { column: PgColumn; descending: boolean }> = {
-  "created_at": { column: tasks.createdAt, descending: false },
+  created_at: { column: tasks.createdAt, descending: false },
   "-created_at": { column: tasks.createdAt, descending: true },
-  "updated_at": { column: tasks.updatedAt, descending: false },
+  updated_at: { column: tasks.updatedAt, descending: false },
   "-updated_at": { column: tasks.updatedAt, descending: true },
-  "title": { column: tasks.title, descending: false },
+  title: { column: tasks.title, descending: false },
   "-title": { column: tasks.title, descending: true },
 };
 
-const COUNTERS: Record<TaskStatus | "all", PgColumn> = { all: taskCounts.total, pending: taskCounts.pending, in_progress: taskCounts.inProgress, completed: taskCounts.completed };
+const COUNTERS: Record<TaskStatus | "all", PgColumn> = {
+  all: taskCounts.total,
+  pending: taskCounts.pending,
+  in_progress: taskCounts.inProgress,
+  completed: taskCounts.completed,
+};
 const p = sql.placeholder;
 
 /**
@@ -36,9 +51,16 @@ const p = sql.placeholder;
 export async function listTasks(db: Db, userId: string, q: ListInput): Promise<ListPage> {
   const mode: ListMode = q.after ? "after" : q.offset > 0 ? "offset" : "first";
   const name = `list_${q.sort.replace("-", "desc_")}_${q.status ?? "all"}_${mode}`;
-  const rows = await prepared(db, name, () => listQuery(db, q.sort, q.status, mode).prepare(name))
-    .execute({ userId, status: q.status, limit: q.limit + 1, offset: q.offset, key: q.after?.key, id: q.after?.id });
-  if (rows.length === 0) return { rows: [], total: q.offset === 0 && !q.after ? 0 : await countOf(db, userId, q.status) };
+  const rows = await prepared(db, name, () => listQuery(db, q.sort, q.status, mode).prepare(name)).execute({
+    userId,
+    status: q.status,
+    limit: q.limit + 1,
+    offset: q.offset,
+    key: q.after?.key,
+    id: q.after?.id,
+  });
+  if (rows.length === 0)
+    return { rows: [], total: q.offset === 0 && !q.after ? 0 : await countOf(db, userId, q.status) };
   const page = rows.slice(0, q.limit);
   const last = page[page.length - 1]!;
   return {
@@ -54,12 +76,20 @@ export type ListMode = "first" | "after" | "offset";
 export function listQuery(db: Db, sort: Sort, status: TaskStatus | undefined, mode: ListMode) {
   const { column, descending } = SORT_COLUMNS[sort];
   const order = descending ? [desc(column), desc(tasks.id)] : [asc(column), asc(tasks.id)];
-  const scope = status ? and(eq(tasks.userId, p("userId")), eq(tasks.status, p("status"))) : eq(tasks.userId, p("userId"));
+  const scope = status
+    ? and(eq(tasks.userId, p("userId")), eq(tasks.status, p("status")))
+    : eq(tasks.userId, p("userId"));
   const fields = {
     task: tasks,
     // The timestamp to the microsecond, as text: the cursor must hold exactly what the index holds.
-    key: column === tasks.title ? sql<string>`${column}` : sql<string>`to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`,
-    total: sql<number>`coalesce((select ${COUNTERS[status ?? "all"]} from ${taskCounts} where ${taskCounts.userId} = ${p("userId")}), 0)`.mapWith(Number),
+    key:
+      column === tasks.title
+        ? sql<string>`${column}`
+        : sql<string>`to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`,
+    total:
+      sql<number>`coalesce((select ${COUNTERS[status ?? "all"]} from ${taskCounts} where ${taskCounts.userId} = ${p("userId")}), 0)`.mapWith(
+        Number,
+      ),
   };
   if (mode === "offset") {
     // The page's ids from the index alone, walked from whichever end of the user's (filtered) tasks is
@@ -77,10 +107,19 @@ export function listQuery(db: Db, sort: Sort, status: TaskStatus | undefined, mo
       (select ${tasks.id} from ${tasks} where ${scope} and ${offset} * 2 >= ${n}
         order by ${sql.join(reverse, sql`, `)}
         limit greatest(least(${offset} + ${limit}, ${n}) - ${offset}, 0) offset greatest(${n} - ${offset} - ${limit}, 0))`;
-    return db.select(fields).from(tasks).where(and(eq(tasks.userId, p("userId")), sql`${tasks.id} = any(array(${ids}))`)).orderBy(...order);
+    return db
+      .select(fields)
+      .from(tasks)
+      .where(and(eq(tasks.userId, p("userId")), sql`${tasks.id} = any(array(${ids}))`))
+      .orderBy(...order);
   }
   const where = mode === "after" ? and(scope, keyset(column, descending)) : scope;
-  return db.select(fields).from(tasks).where(where).orderBy(...order).limit(p("limit"));
+  return db
+    .select(fields)
+    .from(tasks)
+    .where(where)
+    .orderBy(...order)
+    .limit(p("limit"));
 }
 
 // Strictly after the position in the sort's direction. Every sort column is NOT NULL, and the title is
@@ -93,9 +132,12 @@ function keyset(column: PgColumn, descending: boolean): SQL {
 }
 
 async function countOf(db: Db, userId: string, status: TaskStatus | undefined): Promise<number> {
-  const rows = await prepared(db, `count ${status ?? "all"}`, () => db
-    .select({ total: sql<number>`${COUNTERS[status ?? "all"]}`.mapWith(Number) })
-    .from(taskCounts).where(eq(taskCounts.userId, p("userId"))).prepare(`count_${status ?? "all"}`),
+  const rows = await prepared(db, `count ${status ?? "all"}`, () =>
+    db
+      .select({ total: sql<number>`${COUNTERS[status ?? "all"]}`.mapWith(Number) })
+      .from(taskCounts)
+      .where(eq(taskCounts.userId, p("userId")))
+      .prepare(`count_${status ?? "all"}`),
   ).execute({ userId });
   return rows[0]?.total ?? 0;
 }

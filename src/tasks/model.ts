@@ -1,8 +1,8 @@
 import type { TLiteral } from "@sinclair/typebox";
 import { sql } from "drizzle-orm";
 import { t } from "elysia";
-import { isoTime } from "../time";
 import type { TaskRow } from "../db/schema";
+import { isoTime } from "../time";
 import { LIST_DEFAULTS, SORTS, TASK_STATUSES } from "./constants";
 
 // Literal unions, not t.UnionEnum: an optional UnionEnum silently defaults to its first value.
@@ -38,7 +38,11 @@ export const TaskCreate = t.Object(
 
 export const TaskUpdate = t.Object(
   { title: t.Optional(Title), description: t.Optional(Description), status: t.Optional(TaskStatus) },
-  { additionalProperties: false, minProperties: 1, error: "body must be a JSON object with at least one of title, description, status" },
+  {
+    additionalProperties: false,
+    minProperties: 1,
+    error: "body must be a JSON object with at least one of title, description, status",
+  },
 );
 
 // Response schemas say additionalProperties themselves: Elysia otherwise adds it to a schema object
@@ -46,42 +50,67 @@ export const TaskUpdate = t.Object(
 // served a request.
 const closed = { additionalProperties: false } as const;
 
-export const Task = t.Object({
-  id: t.Integer(),
-  title: t.String(),
-  description: t.Union([t.String(), t.Null()]),
-  status: TaskStatus,
-  user_id: t.String(),
-  created_at: t.String({ format: "date-time" }),
-  updated_at: t.String({ format: "date-time" }),
-}, closed);
+export const Task = t.Object(
+  {
+    id: t.Integer(),
+    title: t.String(),
+    description: t.Union([t.String(), t.Null()]),
+    status: TaskStatus,
+    user_id: t.String(),
+    created_at: t.String({ format: "date-time" }),
+    updated_at: t.String({ format: "date-time" }),
+  },
+  closed,
+);
 
 // Strings with patterns rather than coerced numbers: Elysia's number coercion accepts "0x10" and "1e3"
 // and loses the field name in its errors.
 export const TaskIdParams = t.Object({
-  id: t.String({ pattern: "^[1-9][0-9]{0,14}$", error: "id must be a positive integer (at most 15 digits)", examples: ["42"] }),
+  id: t.String({
+    pattern: "^[1-9][0-9]{0,14}$",
+    error: "id must be a positive integer (at most 15 digits)",
+    examples: ["42"],
+  }),
 });
 
 export const TaskListQuery = t.Object(
   {
     status: t.Optional(TaskStatus),
-    limit: t.Optional(t.String({ pattern: "^(?:[1-9][0-9]?|[1-4][0-9]{2}|500)$", error: "limit must be an integer from 1 to 500", default: String(LIST_DEFAULTS.limit) })),
+    limit: t.Optional(
+      t.String({
+        pattern: "^(?:[1-9][0-9]?|[1-4][0-9]{2}|500)$",
+        error: "limit must be an integer from 1 to 500",
+        default: String(LIST_DEFAULTS.limit),
+      }),
+    ),
     // No `default`: Elysia would fill it in, and a cursor with an offset must be told apart from a cursor alone.
-    offset: t.Optional(t.String({ pattern: "^(?:0|[1-9][0-9]{0,8})$", error: "offset must be an integer from 0 to 999999999", description: `How many matching tasks to skip (default ${LIST_DEFAULTS.offset}); not together with \`cursor\`. Deep pages are cheaper by cursor.` })),
+    offset: t.Optional(
+      t.String({
+        pattern: "^(?:0|[1-9][0-9]{0,8})$",
+        error: "offset must be an integer from 0 to 999999999",
+        description: `How many matching tasks to skip (default ${LIST_DEFAULTS.offset}); not together with \`cursor\`. Deep pages are cheaper by cursor.`,
+      }),
+    ),
     sort: t.Optional(t.Union(literals(SORTS), { error: `sort must be one of ${SORTS.join(", ")}` })),
-    cursor: t.Optional(t.String({
-      pattern: "^[A-Za-z0-9_-]{1,1400}$",
-      error: "cursor must be the value from a Link header, unchanged",
-      description: "Opaque: continue after the last task of a previous page, from the `cursor` in that answer's `Link: <...>; rel=\"next\"` header (same sort and status). Not together with `offset`.",
-    })),
+    cursor: t.Optional(
+      t.String({
+        pattern: "^[A-Za-z0-9_-]{1,1400}$",
+        error: "cursor must be the value from a Link header, unchanged",
+        description:
+          'Opaque: continue after the last task of a previous page, from the `cursor` in that answer\'s `Link: <...>; rel="next"` header (same sort and status). Not together with `offset`.',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
 
 export const ErrorBody = t.Object({ detail: t.String() }, { ...closed, examples: [{ detail: "Task not found" }] });
-export const ValidationErrorBody = t.Object({
-  detail: t.Array(t.Object({ loc: t.Array(t.Union([t.String(), t.Number()])), msg: t.String(), type: t.String() })),
-}, closed);
+export const ValidationErrorBody = t.Object(
+  {
+    detail: t.Array(t.Object({ loc: t.Array(t.Union([t.String(), t.Number()])), msg: t.String(), type: t.String() })),
+  },
+  closed,
+);
 
 export type TaskCreateInput = typeof TaskCreate.static;
 export type TaskUpdateInput = typeof TaskUpdate.static;

@@ -1,7 +1,7 @@
-import { sql, type SQL } from "drizzle-orm";
+import { type SQL, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
 import type { TaskRow } from "../db/schema";
-import { keyCheck, recordedCte, type KeyRecord } from "../idempotency/store";
+import { type KeyRecord, keyCheck, recordedCte } from "../idempotency/store";
 import { taskJsonSql } from "./model";
 
 /**
@@ -12,18 +12,34 @@ import { taskJsonSql } from "./model";
  * One statement, one round trip: the quota costs no extra trip to the database. With `record`, the same
  * statement also stores the answer under the Idempotency-Key (see recordedCte).
  */
-export async function insertWithinQuota(db: Db, values: { title: string; description: string | null; status: string; userId: string }, max: number, record?: KeyRecord): Promise<TaskRow | undefined> {
+export async function insertWithinQuota(
+  db: Db,
+  values: { title: string; description: string | null; status: string; userId: string },
+  max: number,
+  record?: KeyRecord,
+): Promise<TaskRow | undefined> {
   const params = { ...values, max };
   const rows = record
-    ? await statement(db, "create_task_keyed", () => sql`with ${COUNTED}, created as (${INSERT}), ${recordedCte("created", {
-      userId: sql.placeholder("userId"), key: sql.placeholder("key"), fingerprint: sql.placeholder("fingerprint"), ttlSeconds: sql.placeholder("ttlSeconds"),
-    }, {
-      status: 201,
-      body: taskJsonSql,
-      location: sql`'/api/tasks/' || id`,
-      etag: sql`'"' || id || '-' || version || '"'`,
-    })}
-    select created.*, ${keyCheck(sql`created.id`)} as recorded from created`)({ ...params, key: record.key, fingerprint: record.fingerprint, ttlSeconds: record.ttlSeconds })
+    ? await statement(
+        db,
+        "create_task_keyed",
+        () => sql`with ${COUNTED}, created as (${INSERT}), ${recordedCte(
+          "created",
+          {
+            userId: sql.placeholder("userId"),
+            key: sql.placeholder("key"),
+            fingerprint: sql.placeholder("fingerprint"),
+            ttlSeconds: sql.placeholder("ttlSeconds"),
+          },
+          {
+            status: 201,
+            body: taskJsonSql,
+            location: sql`'/api/tasks/' || id`,
+            etag: sql`'"' || id || '-' || version || '"'`,
+          },
+        )}
+    select created.*, ${keyCheck(sql`created.id`)} as recorded from created`,
+      )({ ...params, key: record.key, fingerprint: record.fingerprint, ttlSeconds: record.ttlSeconds })
     : await statement(db, "create_task", () => sql`with ${COUNTED} ${INSERT}`)(params);
   return rows[0] && toRow(rows[0]);
 }
@@ -58,7 +74,10 @@ export async function deleteCounted(db: Db, userId: string, id: number, conditio
   // An If-Match condition has its own shape each time: built and sent per call, unprepared.
   const rows = condition
     ? rowsOf(await db.execute(text(id, userId, sql`and ${condition}`)))
-    : await statement(db, "delete_task", () => text(sql.placeholder("id"), sql.placeholder("userId"), sql``))({ id, userId });
+    : await statement(db, "delete_task", () => text(sql.placeholder("id"), sql.placeholder("userId"), sql``))({
+        id,
+        userId,
+      });
   return rows[0] ? Number(rows[0].id) : undefined;
 }
 
@@ -67,7 +86,13 @@ export async function deleteCounted(db: Db, userId: string, id: number, conditio
  * old status is read under the row's lock (FOR UPDATE waits for a concurrent writer and sees its
  * result), so two concurrent status changes of one task cannot both count from the same old status.
  */
-export async function updateCounted(db: Db, userId: string, id: number, values: StatusChange, condition?: SQL): Promise<TaskRow | undefined> {
+export async function updateCounted(
+  db: Db,
+  userId: string,
+  id: number,
+  values: StatusChange,
+  condition?: SQL,
+): Promise<TaskRow | undefined> {
   const text = (v: (name: keyof StatusChange | "id" | "userId") => unknown, extra: SQL) => sql`
     with old as (
       select id, status from tasks where id = ${v("id")} and user_id = ${v("userId")} ${extra} for update
@@ -85,21 +110,30 @@ export async function updateCounted(db: Db, userId: string, id: number, values: 
   // One prepared statement per set of changed fields; an If-Match list has its own shape each time.
   const rows = condition
     ? rowsOf(await db.execute(text((name) => all[name], sql`and ${condition}`)))
-    : await statement(db, `update_counted_${Object.keys(values).join("_")}`, () => text((name) => sql.placeholder(name), sql``))(all);
+    : await statement(db, `update_counted_${Object.keys(values).join("_")}`, () =>
+        text((name) => sql.placeholder(name), sql``),
+      )(all);
   return rows[0] && toRow(rows[0]);
 }
 
-export interface StatusChange { title?: string; description?: string | null; status: string }
+export interface StatusChange {
+  title?: string;
+  description?: string | null;
+  status: string;
+}
 
 // SET clause: bare column names; the old row is "tasks".
 function setClause(values: StatusChange, v: (name: keyof StatusChange) => unknown): SQL {
-  return sql.join([
-    ...(values.title !== undefined ? [sql`title = ${v("title")}`] : []),
-    ...(values.description !== undefined ? [sql`description = ${v("description")}`] : []),
-    sql`status = ${v("status")}`,
-    sql`version = tasks.version + 1`,
-    sql`updated_at = greatest(clock_timestamp(), tasks.updated_at + interval '1 millisecond')`,
-  ], sql`, `);
+  return sql.join(
+    [
+      ...(values.title !== undefined ? [sql`title = ${v("title")}`] : []),
+      ...(values.description !== undefined ? [sql`description = ${v("description")}`] : []),
+      sql`status = ${v("status")}`,
+      sql`version = tasks.version + 1`,
+      sql`updated_at = greatest(clock_timestamp(), tasks.updated_at + interval '1 millisecond')`,
+    ],
+    sql`, `,
+  );
 }
 
 type Run = (values: Record<string, unknown>) => Promise<Record<string, any>[]>;
@@ -125,10 +159,18 @@ function statement(db: Db, name: string, build: () => SQL): Run {
   }
   return run;
 }
-interface Session { prepareQuery(query: unknown, fields: undefined, name: string, arrayMode: boolean): { execute(values: Record<string, unknown>): Promise<unknown> } }
+interface Session {
+  prepareQuery(
+    query: unknown,
+    fields: undefined,
+    name: string,
+    arrayMode: boolean,
+  ): { execute(values: Record<string, unknown>): Promise<unknown> };
+}
 
 // postgres.js answers an array of rows, PGlite an object holding them.
-const rowsOf = (result: unknown): Record<string, any>[] => (Array.isArray(result) ? result : (result as { rows: Record<string, any>[] }).rows);
+const rowsOf = (result: unknown): Record<string, any>[] =>
+  Array.isArray(result) ? result : (result as { rows: Record<string, any>[] }).rows;
 
 const toRow = (r: Record<string, any>): TaskRow => ({
   id: Number(r.id),
@@ -142,4 +184,11 @@ const toRow = (r: Record<string, any>): TaskRow => ({
 });
 
 // Raw timestamptz text ("2026-02-05 10:00:00.123456+00") or a Date, depending on the driver.
-const toDate = (v: unknown) => (v instanceof Date ? v : new Date(String(v).replace(" ", "T").replace(/([+-]\d\d)$/, "$1:00")));
+const toDate = (v: unknown) =>
+  v instanceof Date
+    ? v
+    : new Date(
+        String(v)
+          .replace(" ", "T")
+          .replace(/([+-]\d\d)$/, "$1:00"),
+      );

@@ -1,21 +1,35 @@
 import { Elysia, t } from "elysia";
 import { authPlugin } from "../auth/plugin";
-import { fairShare, type Limits } from "../limits/plugin";
 import type { TokenVerifier } from "../auth/verifier";
 import type { Database } from "../db/client";
 import { elysiaConfig } from "../elysia-config";
 import { IdempotencyKeyHeader } from "../idempotency/key";
-import { reply, type IdempotentWrites } from "../idempotency/writes";
-import { ErrorBody, etagOf, parseIfMatch, Task, TaskCreate, TaskIdParams, TaskListQuery, TaskUpdate, toTask, ValidationErrorBody, type TaskUpdateInput } from "./model";
+import { type IdempotentWrites, reply } from "../idempotency/writes";
+import { fairShare, type Limits } from "../limits/plugin";
 import { LIST_DEFAULTS, type Sort } from "./constants";
 import { decodeCursor, encodeCursor, type Position } from "./cursor";
 import { listTasks } from "./list";
+import {
+  ErrorBody,
+  etagOf,
+  parseIfMatch,
+  Task,
+  TaskCreate,
+  TaskIdParams,
+  TaskListQuery,
+  TaskUpdate,
+  type TaskUpdateInput,
+  toTask,
+  ValidationErrorBody,
+} from "./model";
 import { createTask, deleteTask, getTask, updateTask } from "./service";
 
 // Statuses any authenticated route can answer, so each operation in the OpenAPI document is complete.
 const common = { 401: ErrorBody, 422: ValidationErrorBody, 429: ErrorBody, 500: ErrorBody, 503: ErrorBody };
 const withTask = { ...common, 404: ErrorBody };
-const IfMatch = t.Optional(t.String({ description: "ETag from a previous response; the write happens only if it still matches" }));
+const IfMatch = t.Optional(
+  t.String({ description: "ETag from a previous response; the write happens only if it still matches" }),
+);
 const CreateHeaders = t.Object({ "idempotency-key": IdempotencyKeyHeader });
 const ChangeHeaders = t.Object({ "if-match": IfMatch, "idempotency-key": IdempotencyKeyHeader });
 // toTask's return type is the Task schema's, so Elysia's check of every answer against t.Array(Task)
@@ -23,15 +37,22 @@ const ChangeHeaders = t.Object({ "if-match": IfMatch, "idempotency-key": Idempot
 // Response, which Elysia passes through unchecked. It keeps the body's type for the route's typing.
 // test/response-schemas.test.ts checks real answers against the schemas instead.
 const JSON_TYPE = { "content-type": "application/json;charset=utf-8" };
-const typedJson = <T extends (typeof Task.static)[]>(tasks: T): T => new Response(JSON.stringify(tasks), { headers: JSON_TYPE }) as unknown as T;
+const typedJson = <T extends (typeof Task.static)[]>(tasks: T): T =>
+  new Response(JSON.stringify(tasks), { headers: JSON_TYPE }) as unknown as T;
 const detail = (summary: string) => ({ summary, tags: ["tasks"], security: [{ bearerAuth: [] }] });
 
 // `headers` is read by the OpenAPI generator (it documents them on the response), not by the validator.
 const TaskPage = t.Array(Task, {
   description: "The page of tasks",
   headers: {
-    "X-Total-Count": t.String({ pattern: "^[0-9]+$", description: "How many tasks match the filter, on every page (not only this one)" }),
-    Link: t.String({ description: 'Only when a next page exists: `</api/tasks?...&cursor=...>; rel="next"`, the same filter, limit and sort with the cursor that continues after this page' }),
+    "X-Total-Count": t.String({
+      pattern: "^[0-9]+$",
+      description: "How many tasks match the filter, on every page (not only this one)",
+    }),
+    Link: t.String({
+      description:
+        'Only when a next page exists: `</api/tasks?...&cursor=...>; rel="next"`, the same filter, limit and sort with the cursor that continues after this page',
+    }),
   },
 });
 
@@ -43,63 +64,141 @@ function nextUrl(status: string | undefined, limit: number, sort: Sort, cursor: 
   return `/api/tasks?${status ? `status=${status}&` : ""}limit=${limit}&sort=${sort}&cursor=${cursor}`;
 }
 
-export function taskRoutes({ database, verifier, limits, maxTasksPerUser, writes }: { database: Database; verifier: TokenVerifier; limits: Limits; maxTasksPerUser: number; writes: IdempotentWrites }) {
+export function taskRoutes({
+  database,
+  verifier,
+  limits,
+  maxTasksPerUser,
+  writes,
+}: {
+  database: Database;
+  verifier: TokenVerifier;
+  limits: Limits;
+  maxTasksPerUser: number;
+  writes: IdempotentWrites;
+}) {
   // PUT and PATCH share one implementation (the contract makes them the same partial update).
-  type Change = { userId: string; params: { id: string }; body: TaskUpdateInput; headers: typeof ChangeHeaders.static; set: Parameters<typeof reply>[0] };
-  const update = (method: "PUT" | "PATCH") => async ({ userId, params, body, headers, set }: Change) => {
-    const id = Number(params.id);
-    return reply(set, await writes.run({ userId, key: headers["idempotency-key"], method, path: `/api/tasks/${id}`, body }, async (db) => {
-      const row = await updateTask(db, userId, id, body, parseIfMatch(headers["if-match"], id));
-      return { status: 200, body: toTask(row), etag: etagOf(row) };
-    }));
+  type Change = {
+    userId: string;
+    params: { id: string };
+    body: TaskUpdateInput;
+    headers: typeof ChangeHeaders.static;
+    set: Parameters<typeof reply>[0];
   };
+  const update =
+    (method: "PUT" | "PATCH") =>
+    async ({ userId, params, body, headers, set }: Change) => {
+      const id = Number(params.id);
+      return reply(
+        set,
+        await writes.run(
+          { userId, key: headers["idempotency-key"], method, path: `/api/tasks/${id}`, body },
+          async (db) => {
+            const row = await updateTask(db, userId, id, body, parseIfMatch(headers["if-match"], id));
+            return { status: 200, body: toTask(row), etag: etagOf(row) };
+          },
+        ),
+      );
+    };
   const updateSchema = {
-    params: TaskIdParams, body: TaskUpdate, headers: ChangeHeaders,
+    params: TaskIdParams,
+    body: TaskUpdate,
+    headers: ChangeHeaders,
     response: { 200: Task, ...withTask, 409: ErrorBody, 412: ErrorBody },
   };
 
   return new Elysia({ ...elysiaConfig, prefix: "/api/tasks" })
     .use(authPlugin(verifier))
     .use(fairShare(limits))
-    .post("", async ({ userId, body, headers, set }) => reply(set, await writes.single(
-      { userId, key: headers["idempotency-key"], method: "POST", path: "/api/tasks", body },
-      async (db, record) => {
-        const row = await createTask(db, userId, body, maxTasksPerUser, record);
-        return { status: 201, body: toTask(row), location: `/api/tasks/${row.id}`, etag: etagOf(row) };
+    .post(
+      "",
+      async ({ userId, body, headers, set }) =>
+        reply(
+          set,
+          await writes.single(
+            { userId, key: headers["idempotency-key"], method: "POST", path: "/api/tasks", body },
+            async (db, record) => {
+              const row = await createTask(db, userId, body, maxTasksPerUser, record);
+              return { status: 201, body: toTask(row), location: `/api/tasks/${row.id}`, etag: etagOf(row) };
+            },
+          ),
+        ),
+      {
+        body: TaskCreate,
+        headers: CreateHeaders,
+        response: { 201: Task, ...common, 409: ErrorBody },
+        detail: detail("Create a task"),
       },
-    )), { body: TaskCreate, headers: CreateHeaders, response: { 201: Task, ...common, 409: ErrorBody }, detail: detail("Create a task") })
+    )
 
-    .get("", async ({ userId, query, set, status }) => {
-      const sort = query.sort ?? LIST_DEFAULTS.sort;
-      const limit = Number(query.limit ?? LIST_DEFAULTS.limit);
-      let after: Position | undefined;
-      if (query.cursor !== undefined) {
-        if (query.offset !== undefined) return status(422, queryError("offset", "offset cannot be combined with cursor; the cursor already says where the page starts"));
-        const decoded = decodeCursor(query.cursor, sort, query.status);
-        if ("error" in decoded) return status(422, queryError("cursor", decoded.error));
-        after = decoded;
-      }
-      const offset = Number(query.offset ?? LIST_DEFAULTS.offset);
-      const page = await database.read((db) => listTasks(db, userId, { status: query.status, limit, offset, sort, after }));
-      set.headers["x-total-count"] = String(page.total);
-      if (page.next) set.headers.link = `<${nextUrl(query.status, limit, sort, encodeCursor(page.next))}>; rel="next"`;
-      return typedJson(page.rows.map(toTask));
-    }, { query: TaskListQuery, response: { 200: TaskPage, ...common }, detail: detail("List your tasks (X-Total-Count: all matching; Link: the next page, when there is one)") })
+    .get(
+      "",
+      async ({ userId, query, set, status }) => {
+        const sort = query.sort ?? LIST_DEFAULTS.sort;
+        const limit = Number(query.limit ?? LIST_DEFAULTS.limit);
+        let after: Position | undefined;
+        if (query.cursor !== undefined) {
+          if (query.offset !== undefined)
+            return status(
+              422,
+              queryError(
+                "offset",
+                "offset cannot be combined with cursor; the cursor already says where the page starts",
+              ),
+            );
+          const decoded = decodeCursor(query.cursor, sort, query.status);
+          if ("error" in decoded) return status(422, queryError("cursor", decoded.error));
+          after = decoded;
+        }
+        const offset = Number(query.offset ?? LIST_DEFAULTS.offset);
+        const page = await database.read((db) =>
+          listTasks(db, userId, { status: query.status, limit, offset, sort, after }),
+        );
+        set.headers["x-total-count"] = String(page.total);
+        if (page.next)
+          set.headers.link = `<${nextUrl(query.status, limit, sort, encodeCursor(page.next))}>; rel="next"`;
+        return typedJson(page.rows.map(toTask));
+      },
+      {
+        query: TaskListQuery,
+        response: { 200: TaskPage, ...common },
+        detail: detail("List your tasks (X-Total-Count: all matching; Link: the next page, when there is one)"),
+      },
+    )
 
-    .get("/:id", async ({ userId, params, set }) => {
-      const row = await database.read((db) => getTask(db, userId, Number(params.id)));
-      set.headers.etag = etagOf(row);
-      return toTask(row);
-    }, { params: TaskIdParams, response: { 200: Task, ...withTask }, detail: detail("Get one of your tasks") })
+    .get(
+      "/:id",
+      async ({ userId, params, set }) => {
+        const row = await database.read((db) => getTask(db, userId, Number(params.id)));
+        set.headers.etag = etagOf(row);
+        return toTask(row);
+      },
+      { params: TaskIdParams, response: { 200: Task, ...withTask }, detail: detail("Get one of your tasks") },
+    )
 
     .put("/:id", update("PUT"), { ...updateSchema, detail: detail("Update a task (any subset of fields)") })
     .patch("/:id", update("PATCH"), { ...updateSchema, detail: detail("Update a task; same as PUT") })
 
-    .delete("/:id", async ({ userId, params, headers, set }) => {
-      const id = Number(params.id);
-      return reply(set, await writes.run({ userId, key: headers["idempotency-key"], method: "DELETE", path: `/api/tasks/${id}` }, async (db) => {
-        await deleteTask(db, userId, id, parseIfMatch(headers["if-match"], id));
-        return { status: 204 };
-      }));
-    }, { params: TaskIdParams, headers: ChangeHeaders, response: { 204: t.Void(), ...withTask, 409: ErrorBody, 412: ErrorBody }, detail: detail("Delete a task") });
+    .delete(
+      "/:id",
+      async ({ userId, params, headers, set }) => {
+        const id = Number(params.id);
+        return reply(
+          set,
+          await writes.run(
+            { userId, key: headers["idempotency-key"], method: "DELETE", path: `/api/tasks/${id}` },
+            async (db) => {
+              await deleteTask(db, userId, id, parseIfMatch(headers["if-match"], id));
+              return { status: 204 };
+            },
+          ),
+        );
+      },
+      {
+        params: TaskIdParams,
+        headers: ChangeHeaders,
+        response: { 204: t.Void(), ...withTask, 409: ErrorBody, 412: ErrorBody },
+        detail: detail("Delete a task"),
+      },
+    );
 }

@@ -1,11 +1,11 @@
-import { and, eq, inArray, sql, type SQL } from "drizzle-orm";
+import { and, eq, inArray, type SQL, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
-import { tasks, type TaskRow } from "../db/schema";
+import { type TaskRow, tasks } from "../db/schema";
 import { preconditionFailed, taskLimitReached, taskNotFound } from "../errors";
 import type { KeyRecord } from "../idempotency/store";
-import { deleteCounted, insertWithinQuota, updateCounted, type StatusChange } from "./quota";
 import { DEFAULT_STATUS } from "./constants";
 import type { TaskCreateInput, TaskUpdateInput } from "./model";
+import { deleteCounted, insertWithinQuota, type StatusChange, updateCounted } from "./quota";
 
 // Every statement here is scoped by user id: another user's task is indistinguishable from a missing one.
 const owned = (userId: string, id: number) => and(eq(tasks.id, id), eq(tasks.userId, userId));
@@ -18,7 +18,11 @@ const ownedById = and(eq(tasks.id, sql.placeholder("id")), eq(tasks.userId, sql.
  * callers do not change; the few rare shapes (If-Match lists) are built per call.
  */
 const statements = new WeakMap<Db, Map<string, { execute(values: Record<string, unknown>): Promise<any> }>>();
-export function prepared<T>(db: Db, key: string, build: () => { execute(values: Record<string, unknown>): Promise<T> }) {
+export function prepared<T>(
+  db: Db,
+  key: string,
+  build: () => { execute(values: Record<string, unknown>): Promise<T> },
+) {
   let forDb = statements.get(db);
   if (!forDb) {
     forDb = new Map();
@@ -33,7 +37,10 @@ export function prepared<T>(db: Db, key: string, build: () => { execute(values: 
 }
 
 export async function getTask(db: Db, userId: string, id: number): Promise<TaskRow> {
-  const [row] = await prepared(db, "get", () => db.select().from(tasks).where(ownedById).prepare("get_task")).execute({ id, userId });
+  const [row] = await prepared(db, "get", () => db.select().from(tasks).where(ownedById).prepare("get_task")).execute({
+    id,
+    userId,
+  });
   if (!row) throw taskNotFound();
   return row;
 }
@@ -42,19 +49,36 @@ export async function getTask(db: Db, userId: string, id: number): Promise<TaskR
  * Answers 409 when the user already holds `maxTasks` tasks (0: no limit), creating nothing. With
  * `record`, the same statement stores the 201 under the Idempotency-Key.
  */
-export async function createTask(db: Db, userId: string, input: TaskCreateInput, maxTasks = 0, record?: KeyRecord): Promise<TaskRow> {
-  const row = await insertWithinQuota(db, {
-    title: input.title.trim(),
-    description: input.description ?? null,
-    status: input.status ?? DEFAULT_STATUS,
-    userId,
-  }, maxTasks, record);
+export async function createTask(
+  db: Db,
+  userId: string,
+  input: TaskCreateInput,
+  maxTasks = 0,
+  record?: KeyRecord,
+): Promise<TaskRow> {
+  const row = await insertWithinQuota(
+    db,
+    {
+      title: input.title.trim(),
+      description: input.description ?? null,
+      status: input.status ?? DEFAULT_STATUS,
+      userId,
+    },
+    maxTasks,
+    record,
+  );
   if (!row) throw taskLimitReached();
   return row;
 }
 
 /** `ifMatch`: versions the caller accepts (see parseIfMatch); a mismatch changes nothing and is a 412. */
-export async function updateTask(db: Db, userId: string, id: number, input: TaskUpdateInput, ifMatch?: number[] | "any"): Promise<TaskRow> {
+export async function updateTask(
+  db: Db,
+  userId: string,
+  id: number,
+  input: TaskUpdateInput,
+  ifMatch?: number[] | "any",
+): Promise<TaskRow> {
   const values = {
     ...(input.title !== undefined ? { title: input.title.trim() } : {}),
     ...(input.description !== undefined ? { description: input.description } : {}),
@@ -68,14 +92,23 @@ export async function updateTask(db: Db, userId: string, id: number, input: Task
   });
   // One prepared statement per set of changed fields; an If-Match list has its own shape each time.
   const fields = Object.keys(values) as (keyof typeof values)[];
-  const [row] = values.status !== undefined
-    ? [await updateCounted(db, userId, id, values as StatusChange, versionMatches(ifMatch))]
-    : Array.isArray(ifMatch)
-    ? await db.update(tasks).set(changes(values)).where(and(owned(userId, id), versionMatches(ifMatch))).returning()
-    : await prepared(db, `update ${fields.join(",")}`, () => db.update(tasks)
-      .set(changes(Object.fromEntries(fields.map((f) => [f, sql.placeholder(f)]))))
-      .where(ownedById).returning().prepare(`update_task_${fields.join("_")}`),
-    ).execute({ ...values, id, userId });
+  const [row] =
+    values.status !== undefined
+      ? [await updateCounted(db, userId, id, values as StatusChange, versionMatches(ifMatch))]
+      : Array.isArray(ifMatch)
+        ? await db
+            .update(tasks)
+            .set(changes(values))
+            .where(and(owned(userId, id), versionMatches(ifMatch)))
+            .returning()
+        : await prepared(db, `update ${fields.join(",")}`, () =>
+            db
+              .update(tasks)
+              .set(changes(Object.fromEntries(fields.map((f) => [f, sql.placeholder(f)]))))
+              .where(ownedById)
+              .returning()
+              .prepare(`update_task_${fields.join("_")}`),
+          ).execute({ ...values, id, userId });
   if (row) return row;
   throw await missOrMismatch(db, userId, id, ifMatch);
 }

@@ -1,7 +1,7 @@
-import { SignJWT, type JWTPayload } from "jose";
+import { type JWTPayload, SignJWT } from "jose";
 import { createApp } from "../../src/app";
-import { DEFAULT_FAIR_SHARE, type FairShareConfig } from "../../src/config";
 import { hs256Verifier, type TokenVerifier } from "../../src/auth/verifier";
+import { DEFAULT_FAIR_SHARE, type FairShareConfig } from "../../src/config";
 import type { Database } from "../../src/db/client";
 import { createLogger, type Logger } from "../../src/logger";
 import { testDatabase } from "../setup";
@@ -12,9 +12,21 @@ export const SECRET = "test-secret-that-is-long-enough-0123456789";
 export const newUser = (name = "user") => `${name}-${crypto.randomUUID()}`;
 
 /** An HS256 token signed with the shared secret, the way a frontend's server code signs one. */
-export async function tokenFor(sub: string | undefined, { claims = {}, header = {}, secret = SECRET, expiresIn = 3600 }: { claims?: JWTPayload; header?: Record<string, unknown>; secret?: string; expiresIn?: number | null } = {}) {
+export async function tokenFor(
+  sub: string | undefined,
+  {
+    claims = {},
+    header = {},
+    secret = SECRET,
+    expiresIn = 3600,
+  }: { claims?: JWTPayload; header?: Record<string, unknown>; secret?: string; expiresIn?: number | null } = {},
+) {
   const now = Math.floor(Date.now() / 1000);
-  let jwt = new SignJWT({ ...(sub === undefined ? {} : { sub }), iat: now, ...claims }).setProtectedHeader({ alg: "HS256", typ: "JWT", ...header });
+  let jwt = new SignJWT({ ...(sub === undefined ? {} : { sub }), iat: now, ...claims }).setProtectedHeader({
+    alg: "HS256",
+    typ: "JWT",
+    ...header,
+  });
   if (expiresIn !== null) jwt = jwt.setExpirationTime(now + expiresIn);
   return jwt.sign(new TextEncoder().encode(secret));
 }
@@ -23,13 +35,37 @@ export interface TestApp {
   logs: Record<string, any>[];
   /** Resolves once every request made so far has written its log line (after-response hooks run late). */
   settled(): Promise<void>;
-  request(method: string, path: string, options?: { token?: string; body?: unknown; headers?: Record<string, string> }): Promise<Response>;
+  request(
+    method: string,
+    path: string,
+    options?: { token?: string; body?: unknown; headers?: Record<string, string> },
+  ): Promise<Response>;
   /** request() with a fresh token for `user`, returning status, parsed body and headers. */
-  as(user: string, method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; headers: Headers }>;
+  as(
+    user: string,
+    method: string,
+    path: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<{ status: number; body: any; headers: Headers }>;
 }
 
 /** The real app on the run's database, its log lines captured as parsed JSON. */
-export async function buildApp({ database, verifier, corsOrigins = [], fairShare = {}, idempotencyKeyTtlHours, clock }: { database?: Database; verifier?: TokenVerifier | ((logger: Logger) => TokenVerifier); corsOrigins?: string[]; fairShare?: Partial<FairShareConfig>; idempotencyKeyTtlHours?: number; clock?: () => number } = {}): Promise<TestApp> {
+export async function buildApp({
+  database,
+  verifier,
+  corsOrigins = [],
+  fairShare = {},
+  idempotencyKeyTtlHours,
+  clock,
+}: {
+  database?: Database;
+  verifier?: TokenVerifier | ((logger: Logger) => TokenVerifier);
+  corsOrigins?: string[];
+  fairShare?: Partial<FairShareConfig>;
+  idempotencyKeyTtlHours?: number;
+  clock?: () => number;
+} = {}): Promise<TestApp> {
   const logs: Record<string, any>[] = [];
   // Every handled request ends with one "request" line, written by an after-response hook that Elysia
   // runs after the answer: settled() waits until there are as many of those lines as requests.
@@ -56,21 +92,23 @@ export async function buildApp({ database, verifier, corsOrigins = [], fairShare
   const app = createApp({
     config: { corsOrigins, fairShare: { ...DEFAULT_FAIR_SHARE, ...fairShare }, idempotencyKeyTtlHours },
     database: database ?? (await testDatabase()),
-    verifier: typeof verifier === "function" ? verifier(logger) : verifier ?? hs256Verifier(SECRET, {}),
+    verifier: typeof verifier === "function" ? verifier(logger) : (verifier ?? hs256Verifier(SECRET, {})),
     logger,
     clock,
   });
   const request: TestApp["request"] = (method, path, { token, body, headers = {} } = {}) => {
     handled++;
-    return app.handle(new Request(`http://localhost${path}`, {
-      method,
-      headers: {
-        ...(token ? { authorization: `Bearer ${token}` } : {}),
-        ...(body !== undefined ? { "content-type": "application/json" } : {}),
-        ...headers,
-      },
-      body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
-    }));
+    return app.handle(
+      new Request(`http://localhost${path}`, {
+        method,
+        headers: {
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+          ...(body !== undefined ? { "content-type": "application/json" } : {}),
+          ...headers,
+        },
+        body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+      }),
+    );
   };
   return {
     logs,
@@ -85,12 +123,24 @@ export async function buildApp({ database, verifier, corsOrigins = [], fairShare
 }
 
 /** One request with a fresh token for `user`, timed; its token and answer are kept for the leak checks. */
-export async function timedCall(api: TestApp, kept: { tokens: string[]; answers: string[] }, user: string, method: string, path: string, body?: unknown) {
+export async function timedCall(
+  api: TestApp,
+  kept: { tokens: string[]; answers: string[] },
+  user: string,
+  method: string,
+  path: string,
+  body?: unknown,
+) {
   const token = await tokenFor(user);
   kept.tokens.push(token);
   const started = performance.now();
   const res = await api.request(method, path, { token, body });
   const text = await res.text();
   kept.answers.push(text);
-  return { status: res.status, body: text ? JSON.parse(text) : undefined, headers: res.headers, ms: performance.now() - started };
+  return {
+    status: res.status,
+    body: text ? JSON.parse(text) : undefined,
+    headers: res.headers,
+    ms: performance.now() - started,
+  };
 }

@@ -3,7 +3,7 @@
 // in-memory SQLite; either way its own tables, created by Better Auth's own migrations.
 import { betterAuth } from "better-auth";
 import { getMigrations } from "better-auth/db/migration";
-import { createJwk, jwt, type JWKOptions, type JwtOptions } from "better-auth/plugins/jwt";
+import { createJwk, type JWKOptions, type JwtOptions, jwt } from "better-auth/plugins/jwt";
 import { Pool } from "pg";
 import { createFreshDatabase } from "../setup";
 
@@ -27,18 +27,21 @@ export interface BetterAuthServer {
   jwksFetches(): number;
 }
 
-export async function startBetterAuth(opts: { alg?: JWKOptions["alg"]; expirationTime?: string; audience?: string } = {}): Promise<BetterAuthServer> {
+export async function startBetterAuth(
+  opts: { alg?: JWKOptions["alg"]; expirationTime?: string; audience?: string } = {},
+): Promise<BetterAuthServer> {
   // Listen first so the base URL (and so the default iss/aud) is known before betterAuth() is built.
   let handler: (req: Request) => Response | Promise<Response> = () => new Response("starting", { status: 503 });
   let jwksFetches = 0;
-  const listen = (port: number) => Bun.serve({
-    hostname: "127.0.0.1",
-    port,
-    fetch: (req) => {
-      if (new URL(req.url).pathname === "/api/auth/jwks") jwksFetches++;
-      return handler(req);
-    },
-  });
+  const listen = (port: number) =>
+    Bun.serve({
+      hostname: "127.0.0.1",
+      port,
+      fetch: (req) => {
+        if (new URL(req.url).pathname === "/api/auth/jwks") jwksFetches++;
+        return handler(req);
+      },
+    });
   let server: ReturnType<typeof listen> | undefined = listen(0);
   const port = server.port!;
   const url = `http://127.0.0.1:${port}`;
@@ -101,7 +104,10 @@ export async function startBetterAuth(opts: { alg?: JWKOptions["alg"]; expiratio
         body: JSON.stringify({ email, password, name }),
       });
       if (!res.ok) throw new Error(`sign-up -> ${res.status}: ${await res.text()}`);
-      const cookie = res.headers.getSetCookie().map((c) => c.split(";", 1)[0]!).join("; ");
+      const cookie = res.headers
+        .getSetCookie()
+        .map((c) => c.split(";", 1)[0]!)
+        .join("; ");
       return { cookie, userId: ((await res.json()) as { user: { id: string } }).user.id };
     },
     token: async (cookie) => ((await (await get("/token", cookie)).json()) as { token: string }).token,

@@ -2,10 +2,10 @@
 // The app connects as in production: TLS with the certificate verified and SCRAM channel binding required
 // (the cluster also takes plain connections, for the suites' own admin clients on `cluster.url`).
 import { loadConfig } from "../../src/config";
-import { openDatabase, type Database } from "../../src/db/client";
+import { type Database, openDatabase } from "../../src/db/client";
 import { buildApp, SECRET, type TestApp } from "./app";
 import { startTempCluster, type TempCluster } from "./cluster";
-import { makeCertificates, serveTls, type Certificates } from "./tls";
+import { type Certificates, makeCertificates, serveTls } from "./tls";
 
 export interface ClusterApp {
   cluster: TempCluster;

@@ -6,13 +6,16 @@ import { join } from "node:path";
 const BIN = (() => {
   const root = "/usr/lib/postgresql";
   if (!existsSync(root)) return undefined;
-  const version = readdirSync(root).filter((v) => existsSync(join(root, v, "bin", "initdb"))).sort((a, b) => Number(b) - Number(a))[0];
+  const version = readdirSync(root)
+    .filter((v) => existsSync(join(root, v, "bin", "initdb")))
+    .sort((a, b) => Number(b) - Number(a))[0];
   return version ? join(root, version, "bin") : undefined;
 })();
 
 /** initdb and postgres refuse to run as root: as root (CI), run them as the postgres user. */
 const asRoot = process.getuid?.() === 0;
-export const clusterAvailable = BIN !== undefined && (!asRoot || Bun.spawnSync(["id", "-u", "postgres"]).exitCode === 0);
+export const clusterAvailable =
+  BIN !== undefined && (!asRoot || Bun.spawnSync(["id", "-u", "postgres"]).exitCode === 0);
 
 export interface TempCluster {
   url: string;
@@ -31,14 +34,21 @@ export interface TempCluster {
 }
 
 function run(args: string[], what: string, env?: Record<string, string>) {
-  const result = Bun.spawnSync([...(asRoot ? ["runuser", "-u", "postgres", "--"] : []), ...args], { stdout: "pipe", stderr: "pipe", timeout: 60_000, env: { ...process.env, ...env } });
+  const result = Bun.spawnSync([...(asRoot ? ["runuser", "-u", "postgres", "--"] : []), ...args], {
+    stdout: "pipe",
+    stderr: "pipe",
+    timeout: 60_000,
+    env: { ...process.env, ...env },
+  });
   if (result.exitCode !== 0) throw new Error(`${what} failed: ${result.stderr.toString()}${result.stdout.toString()}`);
   return result.stdout.toString();
 }
 
 // Backstop: a test run that ends halfway (an exception, Ctrl-C, a CI timeout) must not leave servers behind.
 const live = new Set<() => void>();
-const destroyAll = () => { for (const destroy of live) destroy(); };
+const destroyAll = () => {
+  for (const destroy of live) destroy();
+};
 process.once("exit", destroyAll);
 for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
   process.once(signal, () => {
@@ -67,7 +77,9 @@ export function startTempCluster({ configure }: { configure?: (data: string) => 
   let running = false;
   const destroy = () => {
     if (running) {
-      try { run([join(BIN, "pg_ctl"), "-D", data, "-m", "immediate", "-w", "stop"], "pg_ctl stop"); } catch {}
+      try {
+        run([join(BIN, "pg_ctl"), "-D", data, "-m", "immediate", "-w", "stop"], "pg_ctl stop");
+      } catch {}
       running = false;
     }
     rmSync(dir, { recursive: true, force: true });
@@ -77,7 +89,21 @@ export function startTempCluster({ configure }: { configure?: (data: string) => 
   try {
     writeFileSync(join(dir, "pwfile"), password + "\n");
     if (asRoot) Bun.spawnSync(["chown", "-R", "postgres", dir]);
-    run([join(BIN, "initdb"), "-D", data, "-U", "postgres", "-A", "scram-sha-256", `--pwfile=${join(dir, "pwfile")}`, "--no-sync", "--no-instructions"], "initdb");
+    run(
+      [
+        join(BIN, "initdb"),
+        "-D",
+        data,
+        "-U",
+        "postgres",
+        "-A",
+        "scram-sha-256",
+        `--pwfile=${join(dir, "pwfile")}`,
+        "--no-sync",
+        "--no-instructions",
+      ],
+      "initdb",
+    );
     if (configure) {
       configure(data);
       if (asRoot) Bun.spawnSync(["chown", "-R", "postgres", dir]);
@@ -88,7 +114,22 @@ export function startTempCluster({ configure }: { configure?: (data: string) => 
       dir,
       password,
       start() {
-        run([join(BIN, "pg_ctl"), "-D", data, "-l", join(dir, "log"), "-w", "-t", "60", "-o", `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`, "start"], "pg_ctl start");
+        run(
+          [
+            join(BIN, "pg_ctl"),
+            "-D",
+            data,
+            "-l",
+            join(dir, "log"),
+            "-w",
+            "-t",
+            "60",
+            "-o",
+            `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`,
+            "start",
+          ],
+          "pg_ctl start",
+        );
         running = true;
       },
       stop(mode = "fast") {
@@ -96,7 +137,26 @@ export function startTempCluster({ configure }: { configure?: (data: string) => 
         running = false;
       },
       destroy,
-      psql: (sql) => run([join(BIN, "psql"), "-h", dir, "-p", String(port), "-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-Atc", sql], "psql", { PGPASSWORD: password }),
+      psql: (sql) =>
+        run(
+          [
+            join(BIN, "psql"),
+            "-h",
+            dir,
+            "-p",
+            String(port),
+            "-U",
+            "postgres",
+            "-d",
+            "postgres",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-Atc",
+            sql,
+          ],
+          "psql",
+          { PGPASSWORD: password },
+        ),
     };
     cluster.start();
     return cluster;

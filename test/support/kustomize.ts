@@ -15,7 +15,10 @@ const readYaml = async (path: string): Promise<Obj[]> => {
 
 function applyJsonPatch(target: Obj, ops: Obj[]) {
   for (const op of ops) {
-    const keys = (op.path as string).split("/").slice(1).map((k) => k.replace(/~1/g, "/").replace(/~0/g, "~"));
+    const keys = (op.path as string)
+      .split("/")
+      .slice(1)
+      .map((k) => k.replace(/~1/g, "/").replace(/~0/g, "~"));
     const last = keys.pop()!;
     let parent: any = target;
     for (const key of keys) {
@@ -24,7 +27,8 @@ function applyJsonPatch(target: Obj, ops: Obj[]) {
     }
     if (op.op === "remove") Array.isArray(parent) ? parent.splice(Number(last), 1) : delete parent[last];
     else if (op.op === "replace" && !(last in parent)) throw new Error(`patch path ${op.path} does not exist`);
-    else if (op.op === "add" && Array.isArray(parent)) parent.splice(last === "-" ? parent.length : Number(last), 0, op.value);
+    else if (op.op === "add" && Array.isArray(parent))
+      parent.splice(last === "-" ? parent.length : Number(last), 0, op.value);
     else if (op.op === "add" || op.op === "replace") parent[last] = op.value;
     else throw new Error(`unsupported patch op ${op.op}`);
   }
@@ -37,11 +41,12 @@ const containersOf = (o: Obj): Obj[] => {
 
 export async function renderKustomization(dir: string): Promise<Obj[]> {
   const [k] = await readYaml(join(dir, "kustomization.yaml"));
-  for (const field of Object.keys(k!)) if (!SUPPORTED.has(field)) throw new Error(`${dir}: kustomize field "${field}" is not supported by this renderer`);
+  for (const field of Object.keys(k!))
+    if (!SUPPORTED.has(field)) throw new Error(`${dir}: kustomize field "${field}" is not supported by this renderer`);
   const objects: Obj[] = [];
   for (const resource of k!.resources ?? []) {
     const path = join(dir, resource);
-    const isDir = (await Bun.file(join(path, "kustomization.yaml")).exists());
+    const isDir = await Bun.file(join(path, "kustomization.yaml")).exists();
     objects.push(...(isDir ? await renderKustomization(path) : await readYaml(path)));
   }
   for (const patch of k!.patches ?? []) {
@@ -52,10 +57,10 @@ export async function renderKustomization(dir: string): Promise<Obj[]> {
   }
   for (const image of k!.images ?? []) {
     for (const c of objects.flatMap(containersOf)) {
-      if (c.image.split(":")[0] === image.name) c.image = `${image.newName ?? image.name}:${image.newTag ?? c.image.split(":")[1] ?? "latest"}`;
+      if (c.image.split(":")[0] === image.name)
+        c.image = `${image.newName ?? image.name}:${image.newTag ?? c.image.split(":")[1] ?? "latest"}`;
     }
   }
   if (k!.namespace) for (const o of objects) if (!CLUSTER_SCOPED.has(o.kind)) o.metadata.namespace = k!.namespace;
   return objects;
 }
-

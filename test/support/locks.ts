@@ -22,7 +22,8 @@ export async function lockRow(admin: postgres.Sql, id: number): Promise<() => Pr
 /** The app's statements (application_name tasks-api) waiting on a lock, once there are `count` of them. */
 export async function waitingOnLocks(admin: postgres.Sql, count: number): Promise<number[]> {
   for (let i = 0; i < 400; i++) {
-    const rows = await admin`select pid from pg_stat_activity where application_name = 'tasks-api' and wait_event_type = 'Lock'`;
+    const rows =
+      await admin`select pid from pg_stat_activity where application_name = 'tasks-api' and wait_event_type = 'Lock'`;
     if (rows.length >= count) return rows.map((r) => r.pid as number);
     await Bun.sleep(25);
   }

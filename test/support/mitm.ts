@@ -21,14 +21,28 @@ export function connectTls(host: string, port: number): Promise<tls.TLSSocket> {
     raw.once("error", reject);
     raw.once("data", (answer) => {
       if (answer[0] !== 0x53) return reject(new Error("the server refused TLS"));
-      const secure = tls.connect({ socket: raw, rejectUnauthorized: false, servername: net.isIP(host) ? undefined : host });
+      const secure = tls.connect({
+        socket: raw,
+        rejectUnauthorized: false,
+        servername: net.isIP(host) ? undefined : host,
+      });
       secure.once("secureConnect", () => resolve(secure));
       secure.once("error", reject);
     });
   });
 }
 
-export function startMitm({ host, port, key, cert }: { host: string; port: number; key: string; cert: string }): Promise<Mitm> {
+export function startMitm({
+  host,
+  port,
+  key,
+  cert,
+}: {
+  host: string;
+  port: number;
+  key: string;
+  cert: string;
+}): Promise<Mitm> {
   let seen = "";
   let relayed = 0;
   const sockets = new Set<net.Socket>();
@@ -47,27 +61,35 @@ export function startMitm({ host, port, key, cert }: { host: string; port: numbe
         seen += chunk.toString("latin1");
         upstream ? upstream.write(chunk) : early.push(chunk);
       });
-      connectTls(host, port).then((socket) => {
-        relayed++;
-        upstream = socket;
-        for (const chunk of early) socket.write(chunk);
-        socket.on("error", () => secure.destroy());
-        socket.on("data", (chunk: Buffer) => secure.write(chunk));
-        socket.on("close", () => secure.destroy());
-        secure.on("close", () => socket.destroy());
-      }, () => secure.destroy());
+      connectTls(host, port).then(
+        (socket) => {
+          relayed++;
+          upstream = socket;
+          for (const chunk of early) socket.write(chunk);
+          socket.on("error", () => secure.destroy());
+          socket.on("data", (chunk: Buffer) => secure.write(chunk));
+          socket.on("close", () => secure.destroy());
+          secure.on("close", () => socket.destroy());
+        },
+        () => secure.destroy(),
+      );
     });
   });
   return new Promise((resolve) => {
     server.listen(0, "127.0.0.1", () => {
       resolve({
         port: (server.address() as net.AddressInfo).port,
-        get seen() { return seen; },
-        get relayed() { return relayed; },
-        stop: () => new Promise<void>((done) => {
-          for (const socket of sockets) socket.destroy();
-          server.close(() => done());
-        }),
+        get seen() {
+          return seen;
+        },
+        get relayed() {
+          return relayed;
+        },
+        stop: () =>
+          new Promise<void>((done) => {
+            for (const socket of sockets) socket.destroy();
+            server.close(() => done());
+          }),
       });
     });
   });

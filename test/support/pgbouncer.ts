@@ -9,13 +9,17 @@ import { freePort, type TempCluster } from "./cluster";
 // CI builds it with .ci/pgbouncer.sh and sets PGBOUNCER_BIN; a developer who ran that script once has it
 // in the cache. Without either, the pooler suites are skipped locally; with PGBOUNCER_BIN set (or CI=1)
 // a missing binary fails them instead, so CI cannot go green by skipping.
-const BIN = process.env.PGBOUNCER_BIN || (() => {
-  const cache = join(process.env.XDG_CACHE_HOME || join(homedir(), ".cache"), "tasks-api");
-  if (!existsSync(cache)) return undefined;
-  const builds = readdirSync(cache).filter((d) => d.startsWith("pgbouncer-") && existsSync(join(cache, d, "pgbouncer")));
-  const newest = builds.sort((a, b) => Bun.semver.order(a.slice(10), b.slice(10))).at(-1);
-  return newest ? join(cache, newest, "pgbouncer") : undefined;
-})();
+const BIN =
+  process.env.PGBOUNCER_BIN ||
+  (() => {
+    const cache = join(process.env.XDG_CACHE_HOME || join(homedir(), ".cache"), "tasks-api");
+    if (!existsSync(cache)) return undefined;
+    const builds = readdirSync(cache).filter(
+      (d) => d.startsWith("pgbouncer-") && existsSync(join(cache, d, "pgbouncer")),
+    );
+    const newest = builds.sort((a, b) => Bun.semver.order(a.slice(10), b.slice(10))).at(-1);
+    return newest ? join(cache, newest, "pgbouncer") : undefined;
+  })();
 const required = Boolean(process.env.PGBOUNCER_BIN || process.env.CI);
 export const pgbouncerBinary = BIN;
 export const pgbouncerAvailable = required || (BIN !== undefined && existsSync(BIN));
@@ -39,14 +43,22 @@ export interface TempPgBouncer {
 }
 
 const live = new Set<() => void>();
-process.once("exit", () => { for (const destroy of live) destroy(); });
+process.once("exit", () => {
+  for (const destroy of live) destroy();
+});
 
 /**
  * Starts PgBouncer in front of `cluster` and waits until it listens. With a password: auth_file with the
  * role's own SCRAM secret; without (a trust-authenticated server, as the benchmark's): trust.
  */
-export async function startPgBouncer(cluster: Pick<TempCluster, "url"> & { password?: string }, settings: Record<string, string | number> = {}): Promise<TempPgBouncer> {
-  if (!BIN || !existsSync(BIN)) throw new Error(`no PgBouncer binary (PGBOUNCER_BIN=${process.env.PGBOUNCER_BIN ?? ""}); build one with .ci/pgbouncer.sh`);
+export async function startPgBouncer(
+  cluster: Pick<TempCluster, "url"> & { password?: string },
+  settings: Record<string, string | number> = {},
+): Promise<TempPgBouncer> {
+  if (!BIN || !existsSync(BIN))
+    throw new Error(
+      `no PgBouncer binary (PGBOUNCER_BIN=${process.env.PGBOUNCER_BIN ?? ""}); build one with .ci/pgbouncer.sh`,
+    );
   const server = new URL(cluster.url);
   const dir = mkdtempSync(join(tmpdir(), "tasks-pgbouncer-"));
   const port = freePort();
@@ -55,7 +67,10 @@ export async function startPgBouncer(cluster: Pick<TempCluster, "url"> & { passw
   let secret = "";
   if (cluster.password !== undefined) {
     const admin = postgres(cluster.url, { max: 1, onnotice: () => {} });
-    [{ secret }] = (await admin`select rolpassword as secret from pg_authid where rolname = ${server.username}`) as unknown as [{ secret: string }];
+    [{ secret }] =
+      (await admin`select rolpassword as secret from pg_authid where rolname = ${server.username}`) as unknown as [
+        { secret: string },
+      ];
     await admin.end();
   }
   writeFileSync(join(dir, "userlist.txt"), `"${server.username}" "${secret}"\n`);
@@ -73,22 +88,35 @@ export async function startPgBouncer(cluster: Pick<TempCluster, "url"> & { passw
     server_login_retry: 1,
     ...settings,
   };
-  writeFileSync(join(dir, "pgbouncer.ini"), [
-    "[databases]",
-    `* = host=${server.hostname} port=${server.port}`,
-    "[pgbouncer]",
-    ...Object.entries(ini).map(([key, value]) => `${key} = ${value}`),
-  ].join("\n") + "\n");
+  writeFileSync(
+    join(dir, "pgbouncer.ini"),
+    [
+      "[databases]",
+      `* = host=${server.hostname} port=${server.port}`,
+      "[pgbouncer]",
+      ...Object.entries(ini).map(([key, value]) => `${key} = ${value}`),
+    ].join("\n") + "\n",
+  );
   const bin = join(dir, "pgbouncer");
   copyFileSync(BIN, bin);
   if (asRoot) Bun.spawnSync(["chown", "-R", "postgres", dir]);
-  const proc = Bun.spawn([...(asRoot ? ["setpriv", "--reuid=postgres", "--regid=postgres", "--clear-groups"] : []), bin, join(dir, "pgbouncer.ini")], { stdout: "ignore", stderr: "pipe" });
+  const proc = Bun.spawn(
+    [
+      ...(asRoot ? ["setpriv", "--reuid=postgres", "--regid=postgres", "--clear-groups"] : []),
+      bin,
+      join(dir, "pgbouncer.ini"),
+    ],
+    { stdout: "ignore", stderr: "pipe" },
+  );
 
   let log = "";
   let alive = true;
   const destroy = () => {
     if (alive) {
-      try { process.kill(proc.pid, "SIGCONT"); proc.kill("SIGKILL"); } catch {}
+      try {
+        process.kill(proc.pid, "SIGCONT");
+        proc.kill("SIGKILL");
+      } catch {}
       alive = false;
     }
     rmSync(dir, { recursive: true, force: true });
@@ -107,7 +135,9 @@ export async function startPgBouncer(cluster: Pick<TempCluster, "url"> & { passw
     log += decoder.decode(value);
   }
   // Keep draining its log, so a full pipe never blocks it.
-  void (async () => { while (!(await reader.read().catch(() => ({ done: true }))).done); })();
+  void (async () => {
+    while (!(await reader.read().catch(() => ({ done: true }))).done);
+  })();
 
   const url = new URL(cluster.url);
   url.port = String(port);
@@ -123,8 +153,19 @@ export async function startPgBouncer(cluster: Pick<TempCluster, "url"> & { passw
     },
     async admin(command) {
       // The admin console speaks only the simple query protocol.
-      const ssl = ini.client_tls_sslmode !== undefined && ini.client_tls_sslmode !== "disable" ? ("require" as const) : false;
-      const console_ = postgres({ host: "127.0.0.1", port, user: server.username, password: cluster.password, database: "pgbouncer", ssl, max: 1, fetch_types: false, onnotice: () => {} });
+      const ssl =
+        ini.client_tls_sslmode !== undefined && ini.client_tls_sslmode !== "disable" ? ("require" as const) : false;
+      const console_ = postgres({
+        host: "127.0.0.1",
+        port,
+        user: server.username,
+        password: cluster.password,
+        database: "pgbouncer",
+        ssl,
+        max: 1,
+        fetch_types: false,
+        onnotice: () => {},
+      });
       try {
         return [...(await console_.unsafe(command).simple())];
       } finally {

@@ -12,7 +12,8 @@ export interface ServerProcess {
   logs(): Record<string, any>[];
 }
 
-export const parseLogs = (lines: string[]) => lines.filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Record<string, any>);
+export const parseLogs = (lines: string[]) =>
+  lines.filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Record<string, any>);
 
 function collect(stream: ReadableStream<Uint8Array>, lines: string[], onLine: () => void) {
   return (async () => {
@@ -35,7 +36,10 @@ function collect(stream: ReadableStream<Uint8Array>, lines: string[], onLine: ()
  * applied) by default, or "listening" (the port is open, the database maybe not yet); rejects if it
  * exits first.
  */
-export async function startServer(env: Record<string, string>, { timeoutMs = 30_000, until = "ready" as "ready" | "listening" } = {}): Promise<ServerProcess> {
+export async function startServer(
+  env: Record<string, string>,
+  { timeoutMs = 30_000, until = "ready" as "ready" | "listening" } = {},
+): Promise<ServerProcess> {
   const started = performance.now();
   const proc = Bun.spawn(["bun", "src/index.ts"], { env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
   const lines: string[] = [];
@@ -70,10 +74,15 @@ export async function startServer(env: Record<string, string>, { timeoutMs = 30_
 }
 
 /** Resolves once the server has logged a line that `matches`. */
-export async function waitForLog(server: ServerProcess, matches: (line: Record<string, any>) => boolean, timeoutMs = 10_000) {
+export async function waitForLog(
+  server: ServerProcess,
+  matches: (line: Record<string, any>) => boolean,
+  timeoutMs = 10_000,
+) {
   const deadline = performance.now() + timeoutMs;
   while (!server.logs().some(matches)) {
-    if (performance.now() > deadline) throw new Error(`no such log line after ${timeoutMs} ms:\n${server.lines.join("\n")}`);
+    if (performance.now() > deadline)
+      throw new Error(`no such log line after ${timeoutMs} ms:\n${server.lines.join("\n")}`);
     await Bun.sleep(10);
   }
 }
@@ -81,9 +90,25 @@ export async function waitForLog(server: ServerProcess, matches: (line: Record<s
 /** Runs the entry point to completion (for startup failures), with its output and duration. */
 export async function runToExit(env: Record<string, string>, { timeoutMs = 60_000 } = {}) {
   const started = performance.now();
-  const proc = Bun.spawn(["bun", "src/index.ts"], { env, stdin: "ignore", stdout: "pipe", stderr: "pipe", timeout: timeoutMs, killSignal: "SIGKILL" });
-  const [stdout, stderr, exitCode] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  const proc = Bun.spawn(["bun", "src/index.ts"], {
+    env,
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+    timeout: timeoutMs,
+    killSignal: "SIGKILL",
+  });
+  const [stdout, stderr, exitCode] = await Promise.all([
+    new Response(proc.stdout).text(),
+    new Response(proc.stderr).text(),
+    proc.exited,
+  ]);
   return { exitCode, stdout, stderr, ms: performance.now() - started };
 }
 
-export const baseEnv = () => ({ PATH: process.env.PATH!, HOME: process.env.HOME ?? "/tmp", HOST: "127.0.0.1", PORT: "0" });
+export const baseEnv = () => ({
+  PATH: process.env.PATH!,
+  HOME: process.env.HOME ?? "/tmp",
+  HOST: "127.0.0.1",
+  PORT: "0",
+});

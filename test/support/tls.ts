@@ -1,9 +1,10 @@
 // Real TLS for the tests: certificates made with openssl, and a PostgreSQL of the test's own that only
 // accepts TLS with SCRAM (plain TCP is rejected), the way Neon and most managed servers are set up.
+
+import { X509Certificate } from "node:crypto";
 import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { X509Certificate } from "node:crypto";
 import { startTempCluster, type TempCluster } from "./cluster";
 import { connectTls } from "./mitm";
 
@@ -46,18 +47,68 @@ export interface IssueOptions {
 export function makeCertificates(): Certificates & { issue(name: string, options: IssueOptions): KeyPair } {
   const dir = mkdtempSync(join(tmpdir(), "tasks-tls-"));
   const path = (name: string) => join(dir, name);
-  const newKey = (type: "ec" | "rsa") => (type === "ec" ? ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"] : ["-newkey", "rsa:2048"]);
-  const ca = (name: string, type: "ec" | "rsa") => openssl(["req", "-x509", ...newKey(type), "-nodes", "-keyout", path(`${name}.key`), "-out", path(`${name}.crt`), "-days", "1", "-subj", `/CN=${name}`]);
+  const newKey = (type: "ec" | "rsa") =>
+    type === "ec" ? ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"] : ["-newkey", "rsa:2048"];
+  const ca = (name: string, type: "ec" | "rsa") =>
+    openssl([
+      "req",
+      "-x509",
+      ...newKey(type),
+      "-nodes",
+      "-keyout",
+      path(`${name}.key`),
+      "-out",
+      path(`${name}.crt`),
+      "-days",
+      "1",
+      "-subj",
+      `/CN=${name}`,
+    ]);
   const issue = (name: string, { signer, cn, san, key = "ec", digest = "sha256" }: IssueOptions): KeyPair => {
-    openssl(["req", ...newKey(key), "-nodes", "-keyout", path(`${name}.key`), "-out", path(`${name}.csr`), "-subj", `/CN=${cn}`]);
+    openssl([
+      "req",
+      ...newKey(key),
+      "-nodes",
+      "-keyout",
+      path(`${name}.key`),
+      "-out",
+      path(`${name}.csr`),
+      "-subj",
+      `/CN=${cn}`,
+    ]);
     writeFileSync(path(`${name}.ext`), `subjectAltName=${san}\n`);
-    openssl(["x509", "-req", "-in", path(`${name}.csr`), "-CA", path(`${signer}.crt`), "-CAkey", path(`${signer}.key`), "-CAcreateserial", "-out", path(`${name}.crt`), "-days", "1", `-${digest}`, "-extfile", path(`${name}.ext`)]);
-    return { key: readFileSync(path(`${name}.key`), "utf8"), cert: readFileSync(path(`${name}.crt`), "utf8"), keyFile: path(`${name}.key`), certFile: path(`${name}.crt`) };
+    openssl([
+      "x509",
+      "-req",
+      "-in",
+      path(`${name}.csr`),
+      "-CA",
+      path(`${signer}.crt`),
+      "-CAkey",
+      path(`${signer}.key`),
+      "-CAcreateserial",
+      "-out",
+      path(`${name}.crt`),
+      "-days",
+      "1",
+      `-${digest}`,
+      "-extfile",
+      path(`${name}.ext`),
+    ]);
+    return {
+      key: readFileSync(path(`${name}.key`), "utf8"),
+      cert: readFileSync(path(`${name}.crt`), "utf8"),
+      keyFile: path(`${name}.key`),
+      certFile: path(`${name}.crt`),
+    };
   };
   ca("test-ca", "ec");
   ca("rsa-ca", "rsa");
   ca("impostor-ca", "ec");
-  writeFileSync(path("trusted.crt"), readFileSync(path("test-ca.crt"), "utf8") + readFileSync(path("rsa-ca.crt"), "utf8"));
+  writeFileSync(
+    path("trusted.crt"),
+    readFileSync(path("test-ca.crt"), "utf8") + readFileSync(path("rsa-ca.crt"), "utf8"),
+  );
   const local = "DNS:localhost,IP:127.0.0.1";
   return {
     dir,
@@ -74,7 +125,10 @@ export function makeCertificates(): Certificates & { issue(name: string, options
 export function serveTls(data: string, pair: KeyPair) {
   writeFileSync(join(data, "server.crt"), pair.cert);
   writeFileSync(join(data, "server.key"), pair.key, { mode: 0o600 });
-  appendFileSync(join(data, "postgresql.conf"), "\nssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\npassword_encryption = 'scram-sha-256'\n");
+  appendFileSync(
+    join(data, "postgresql.conf"),
+    "\nssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\npassword_encryption = 'scram-sha-256'\n",
+  );
 }
 
 export interface TlsCluster {
@@ -103,19 +157,24 @@ export function startTlsCluster(): TlsCluster {
     cluster = startTempCluster({
       configure(data) {
         serveTls(data, certs.server);
-        writeFileSync(join(data, "pg_hba.conf"), [
-          "local all all scram-sha-256",
-          "hostssl all md5user 127.0.0.1/32 md5",
-          "hostssl all trustuser 127.0.0.1/32 trust",
-          "hostssl all all 127.0.0.1/32 scram-sha-256",
-          "host all all 127.0.0.1/32 reject",
-          "",
-        ].join("\n"));
+        writeFileSync(
+          join(data, "pg_hba.conf"),
+          [
+            "local all all scram-sha-256",
+            "hostssl all md5user 127.0.0.1/32 md5",
+            "hostssl all trustuser 127.0.0.1/32 trust",
+            "hostssl all all 127.0.0.1/32 scram-sha-256",
+            "host all all 127.0.0.1/32 reject",
+            "",
+          ].join("\n"),
+        );
       },
     });
     cluster.psql(`create role ${user} login password '${password}'`);
     cluster.psql(`create database tasks owner ${user}`);
-    cluster.psql(`set password_encryption = 'md5'; create role md5user login password '${password}'; create role trustuser login;`);
+    cluster.psql(
+      `set password_encryption = 'md5'; create role md5user login password '${password}'; create role trustuser login;`,
+    );
     const started = cluster;
     return {
       cluster: started,
@@ -124,7 +183,8 @@ export function startTlsCluster(): TlsCluster {
       password,
       md5User: "md5user",
       trustUser: "trustuser",
-      url: (query = "", { user: role = user, port = started.port, database = "tasks" } = {}) => `postgres://${role}:${password}@127.0.0.1:${port}/${database}${query}`,
+      url: (query = "", { user: role = user, port = started.port, database = "tasks" } = {}) =>
+        `postgres://${role}:${password}@127.0.0.1:${port}/${database}${query}`,
       async useServerCertificate(pair) {
         writeFileSync(join(started.dir, "data", "server.crt"), pair.cert);
         writeFileSync(join(started.dir, "data", "server.key"), pair.key);
