@@ -1,5 +1,6 @@
 import { and, eq, gt, type Placeholder, type SQL, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
+import { perHandle } from "../db/per-handle";
 import { type IdempotencyKeyRow, idempotencyKeys } from "./schema";
 
 export type StoredAnswer = Pick<IdempotencyKeyRow, "fingerprint" | "status" | "body" | "location" | "etag">;
@@ -94,7 +95,6 @@ export function isKeyTaken(error: unknown): boolean {
   return false;
 }
 
-const lookups = new WeakMap<Db, ReturnType<typeof buildLookup>>();
 const buildLookup = (db: Db) =>
   db
     .select({
@@ -116,12 +116,7 @@ const buildLookup = (db: Db) =>
 
 /** The unexpired answer stored under the user's key, if any: one primary-key probe. */
 export async function findAnswer(db: Db, userId: string, key: string): Promise<StoredAnswer | undefined> {
-  let lookup = lookups.get(db);
-  if (!lookup) {
-    lookup = buildLookup(db);
-    lookups.set(db, lookup);
-  }
-  const [row] = await lookup.execute({ userId, key });
+  const [row] = await perHandle(db, "idempotency:lookup", () => buildLookup(db)).execute({ userId, key });
   return row;
 }
 

@@ -1,5 +1,6 @@
 import { type SQL, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
+import { perHandle } from "../db/per-handle";
 import type { TaskRow } from "../db/schema";
 import { type KeyRecord, keyCheck, recordedCte } from "../idempotency/store";
 import { taskJsonSql } from "./model";
@@ -137,7 +138,6 @@ function setClause(values: StatusChange, v: (name: keyof StatusChange) => unknow
 }
 
 type Run = (values: Record<string, unknown>) => Promise<Record<string, any>[]>;
-const statements = new WeakMap<Db, Map<string, Run>>();
 
 /**
  * A raw statement with placeholders, prepared once per database handle under `name`: db.execute()
@@ -145,19 +145,11 @@ const statements = new WeakMap<Db, Map<string, Run>>();
  * each time. Same door as db.execute (drizzle's session), answering plain rows.
  */
 function statement(db: Db, name: string, build: () => SQL): Run {
-  let forDb = statements.get(db);
-  if (!forDb) {
-    forDb = new Map();
-    statements.set(db, forDb);
-  }
-  let run = forDb.get(name);
-  if (!run) {
+  return perHandle(db, `quota:${name}`, (): Run => {
     const { session, dialect } = db as unknown as { session: Session; dialect: { sqlToQuery(query: SQL): unknown } };
     const query = session.prepareQuery(dialect.sqlToQuery(build()), undefined, name, false);
-    run = async (values) => rowsOf(await query.execute(values));
-    forDb.set(name, run);
-  }
-  return run;
+    return async (values) => rowsOf(await query.execute(values));
+  });
 }
 interface Session {
   prepareQuery(

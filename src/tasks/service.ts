@@ -1,5 +1,6 @@
 import { and, eq, inArray, type SQL, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
+import { perHandle } from "../db/per-handle";
 import { type TaskRow, tasks } from "../db/schema";
 import { preconditionFailed, taskLimitReached, taskNotFound } from "../errors";
 import type { KeyRecord } from "../idempotency/store";
@@ -17,23 +18,12 @@ const ownedById = and(eq(tasks.id, sql.placeholder("id")), eq(tasks.userId, sql.
  * database handle as a prepared query with placeholders. The functions keep taking `db` first, so
  * callers do not change; the few rare shapes (If-Match lists) are built per call.
  */
-const statements = new WeakMap<Db, Map<string, { execute(values: Record<string, unknown>): Promise<any> }>>();
 export function prepared<T>(
   db: Db,
   key: string,
   build: () => { execute(values: Record<string, unknown>): Promise<T> },
-) {
-  let forDb = statements.get(db);
-  if (!forDb) {
-    forDb = new Map();
-    statements.set(db, forDb);
-  }
-  let statement = forDb.get(key);
-  if (!statement) {
-    statement = build();
-    forDb.set(key, statement);
-  }
-  return statement as { execute(values: Record<string, unknown>): Promise<T> };
+): { execute(values: Record<string, unknown>): Promise<T> } {
+  return perHandle(db, `tasks:${key}`, build);
 }
 
 export async function getTask(db: Db, userId: string, id: number): Promise<TaskRow> {
