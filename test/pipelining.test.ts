@@ -2,35 +2,16 @@
 // on a keep-alive connection when a second request arrives while an async handler still runs
 // (docs/development.md has the upstream report); an Idempotency-Key makes the client's retry safe.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { createFreshDatabase } from "./setup";
 import { newUser, SECRET, tokenFor } from "./support/app";
-import { type ServerProcess, startServer } from "./support/server";
+import { baseEnv, type ServerProcess, serverDatabase, startServer } from "./support/server";
 
 let server: ServerProcess;
 let cleanup: () => Promise<void>;
 
 beforeAll(async () => {
-  const base = {
-    PATH: process.env.PATH!,
-    HOME: process.env.HOME ?? "/tmp",
-    BETTER_AUTH_SECRET: SECRET,
-    PORT: "0",
-    HOST: "127.0.0.1",
-  };
-  let env: Record<string, string>;
-  if (process.env.TEST_DATABASE_URL) {
-    const fresh = await createFreshDatabase("tasks_pipelining");
-    env = { ...base, DATABASE_URL: fresh.url };
-    cleanup = fresh.drop;
-  } else {
-    const dir = mkdtempSync(join(tmpdir(), "tasks-pglite-"));
-    env = { ...base, PGLITE_DIR: dir };
-    cleanup = async () => rmSync(dir, { recursive: true, force: true });
-  }
-  server = await startServer(env);
+  const database = await serverDatabase("tasks_pipelining");
+  cleanup = database.cleanup;
+  server = await startServer({ ...baseEnv(), BETTER_AUTH_SECRET: SECRET, ...database.env });
 }, 60_000);
 
 afterAll(async () => {

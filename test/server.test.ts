@@ -1,13 +1,9 @@
 // The real entry point in a child process: startup, commands, graceful shutdown.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { hs256Verifier } from "../src/auth/verifier";
-import { createFreshDatabase } from "./setup";
 import { SECRET, tokenFor } from "./support/app";
 import { expectNoLeaks } from "./support/hygiene";
-import { startServer as startServer_ } from "./support/server";
+import { baseEnv, serverDatabase, startServer as startServer_ } from "./support/server";
 
 /** Resolves once `condition` holds (checked every 10 ms); fails the test after `timeoutMs`. */
 async function until(condition: () => boolean, timeoutMs = 20_000) {
@@ -23,24 +19,15 @@ let cleanup: () => Promise<void>;
 
 beforeAll(async () => {
   // One user's load from many connections: the fair-share limits (tested on their own) are off.
-  const base = {
-    PATH: process.env.PATH!,
-    HOME: process.env.HOME ?? "/tmp",
+  const database = await serverDatabase("tasks_server");
+  cleanup = database.cleanup;
+  env = {
+    ...baseEnv(),
     BETTER_AUTH_SECRET: SECRET,
-    PORT: "0",
-    HOST: "127.0.0.1",
     RATE_LIMIT_PER_MINUTE: "0",
     USER_CONCURRENCY: "0",
+    ...database.env,
   };
-  if (process.env.TEST_DATABASE_URL) {
-    const fresh = await createFreshDatabase("tasks_server");
-    env = { ...base, DATABASE_URL: fresh.url };
-    cleanup = fresh.drop;
-  } else {
-    const dir = mkdtempSync(join(tmpdir(), "tasks-pglite-"));
-    env = { ...base, PGLITE_DIR: dir };
-    cleanup = async () => rmSync(dir, { recursive: true, force: true });
-  }
 });
 afterAll(() => cleanup());
 

@@ -1,5 +1,10 @@
 // The real entry point in a child process, its output captured line by line.
+
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { Subprocess } from "bun";
+import { createFreshDatabase } from "../setup";
 
 export interface ServerProcess {
   proc: Subprocess<"ignore", "pipe", "pipe">;
@@ -112,3 +117,18 @@ export const baseEnv = () => ({
   HOST: "127.0.0.1",
   PORT: "0",
 });
+
+/**
+ * Where a server process of a test keeps its data: a fresh database on TEST_DATABASE_URL's server, or
+ * a PGlite folder of its own. `cleanup` drops it.
+ */
+export async function serverDatabase(
+  name: string,
+): Promise<{ env: Record<string, string>; cleanup: () => Promise<void> }> {
+  if (process.env.TEST_DATABASE_URL) {
+    const fresh = await createFreshDatabase(name);
+    return { env: { DATABASE_URL: fresh.url }, cleanup: fresh.drop };
+  }
+  const dir = mkdtempSync(join(tmpdir(), "tasks-pglite-"));
+  return { env: { PGLITE_DIR: dir }, cleanup: async () => rmSync(dir, { recursive: true, force: true }) };
+}
