@@ -182,9 +182,8 @@ describe.skipIf(!clusterAvailable || !pgbouncerAvailable)(
       expect(clients.length).toBeLessThanOrEqual(4 * 2); // this app's pool and the CRUD test's
     }, 60_000);
 
-    test("a wrong password through PgBouncer exits 1 at once with one line naming the cause, never the password", async () => {
-      const url = new URL(verified(bouncer.url));
-      url.password = "not-the-password-x9";
+    /** Starts the service on `url`, which it must refuse at once: exit 1 with one line well before the startup timeout. */
+    async function refusedAtStart(url: URL, what: string) {
       const result = await runToExit({
         ...baseEnv(),
         BETTER_AUTH_SECRET: SECRET,
@@ -192,12 +191,17 @@ describe.skipIf(!clusterAvailable || !pgbouncerAvailable)(
         DB_STARTUP_TIMEOUT_MS: "20000",
       });
       const stderr = result.stderr.trim();
-      console.log(
-        `wrong password through PgBouncer: exit ${result.exitCode} after ${result.ms.toFixed(0)} ms: ${stderr}`,
-      );
+      console.log(`${what} through PgBouncer: exit ${result.exitCode} after ${result.ms.toFixed(0)} ms: ${stderr}`);
       expect(result.exitCode).toBe(1);
       expect(result.ms).toBeLessThan(10_000);
       expect(stderr.split("\n").length).toBe(1);
+      return { result, stderr };
+    }
+
+    test("a wrong password through PgBouncer exits 1 at once with one line naming the cause, never the password", async () => {
+      const url = new URL(verified(bouncer.url));
+      url.password = "not-the-password-x9";
+      const { result, stderr } = await refusedAtStart(url, "wrong password");
       expect(stderr).toMatch(/authentication failed/i);
       expectNoLeaks({
         answers: [stderr],
@@ -233,19 +237,7 @@ describe.skipIf(!clusterAvailable || !pgbouncerAvailable)(
     test("a missing database through PgBouncer exits 1 at once with one line naming it", async () => {
       const url = new URL(verified(bouncer.url));
       url.pathname = "/no_such_database";
-      const result = await runToExit({
-        ...baseEnv(),
-        BETTER_AUTH_SECRET: SECRET,
-        DATABASE_URL: url.toString(),
-        DB_STARTUP_TIMEOUT_MS: "20000",
-      });
-      const stderr = result.stderr.trim();
-      console.log(
-        `missing database through PgBouncer: exit ${result.exitCode} after ${result.ms.toFixed(0)} ms: ${stderr}`,
-      );
-      expect(result.exitCode).toBe(1);
-      expect(result.ms).toBeLessThan(10_000);
-      expect(stderr.split("\n").length).toBe(1);
+      const { result, stderr } = await refusedAtStart(url, "missing database");
       expect(stderr).toContain("no_such_database");
       expectNoLeaks({ answers: [stderr], logs: [result.stdout, stderr], secrets: [cluster.password] });
     }, 30_000);
