@@ -248,12 +248,12 @@ const server = Bun.serve({
         // The bench's PUT sends title and status; that is the one statement shape this server has.
         if (input.title === undefined || input.status === undefined || input.description !== undefined)
           throw new Fail(422, "the bare server updates title and status only");
-        const [row] = (await sql.unsafe(Q.UPDATE, [input.title, input.status, id, userId])) as Row[];
+        const [row] = (await sql.unsafe(Q.UPDATE, Q.updateParams(id, userId, input.title, input.status))) as Row[];
         if (!row) throw notFound();
         return [200, taskJson(row), { etag: etagOf(row) }];
       }),
       DELETE: route(async (request, userId) => {
-        const [row] = (await sql.unsafe(Q.DELETE, [idOf(request.params.id!), userId])) as Row[];
+        const [row] = (await sql.unsafe(Q.DELETE, Q.deleteParams(idOf(request.params.id!), userId))) as Row[];
         if (!row) throw notFound();
         return [204, null];
       }),

@@ -35,7 +35,7 @@ const RUN = crypto.randomUUID();
 const FINGERPRINT = "0".repeat(64);
 
 type Query = () => Promise<unknown>;
-const run = (text: string, params: (string | number | null)[]): Promise<unknown> =>
+const run = (text: string, params: (string | number | boolean | null)[]): Promise<unknown> =>
   bun ? bun.unsafe(text, params) : sql!.unsafe(text, params, { prepare: true });
 const QUERIES: Record<string, Query> = {
   get: () => {
@@ -57,17 +57,20 @@ const QUERIES: Record<string, Query> = {
     ]),
   update: () => {
     const u = anyUser();
-    return run(SQL.UPDATE, [
-      `updated ${Math.floor(Math.random() * 1e6)}`,
-      STATUSES[Math.floor(Math.random() * 3)]!,
-      anyTask(u),
-      u.userId,
-    ]);
+    return run(
+      SQL.UPDATE,
+      SQL.updateParams(
+        anyTask(u),
+        u.userId,
+        `updated ${Math.floor(Math.random() * 1e6)}`,
+        STATUSES[Math.floor(Math.random() * 3)]!,
+      ),
+    );
   },
   delete: () => {
     const g = deleted++;
     const u = users[g % users.length]!;
-    return run(SQL.DELETE, [u.delLo + Math.floor(g / users.length), u.userId]);
+    return run(SQL.DELETE, SQL.deleteParams(u.delLo + Math.floor(g / users.length), u.userId));
   },
 };
 QUERIES.mix = () => {

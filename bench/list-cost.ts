@@ -214,15 +214,24 @@ try {
   }
 
   log(`${queries.length} queries x ${REQUESTS} requests per user, alternating`);
-  for (const q of queries) for (let i = 0; i < 30; i++) await get("big", q.big), await get("small", q.small);
+  for (const q of queries)
+    for (let i = 0; i < 30; i++) {
+      await get("big", q.big);
+      await get("small", q.small);
+    }
   const rows: { q: Query; big: number[]; small: number[] }[] = [];
   for (const q of queries) {
     const big: number[] = [],
       small: number[] = [];
     for (let i = 0; i < REQUESTS; i++) {
       // Alternate which goes first, so neither always meets a warmer or colder machine.
-      if (i % 2) big.push((await get("big", q.big)).ms), small.push((await get("small", q.small)).ms);
-      else small.push((await get("small", q.small)).ms), big.push((await get("big", q.big)).ms);
+      if (i % 2) {
+        big.push((await get("big", q.big)).ms);
+        small.push((await get("small", q.small)).ms);
+      } else {
+        small.push((await get("small", q.small)).ms);
+        big.push((await get("big", q.big)).ms);
+      }
     }
     rows.push({ q, big: big.sort((a, b) => a - b), small: small.sort((a, b) => a - b) });
   }

@@ -1,5 +1,5 @@
 // The statements the service sends for each bench scenario, as it renders them (drizzle's prepared
-// queries in src/tasks/service.ts and src/tasks/list.ts, the counted statements of src/tasks/quota.ts,
+// queries and raw statements of src/tasks/repository.ts and the lists of src/tasks/list.ts,
 // the keyed create's answer of src/idempotency/store.ts). The database ceiling and the bare server both run these texts, so the three
 // measurements differ only in what sits between the socket and PostgreSQL. Change them together with
 // the service.
@@ -44,30 +44,45 @@ export const CREATE_KEYED = `
     select created.*, case when exists (select 1 from recorded) then 1 else ('idempotency key taken for ' || created.id)::integer end as recorded
     from created`;
 
-/** $1 title, $2 status, $3 id, $4 user: the bench's PUT changes title and status, so the counters move too. */
-export const UPDATE = `
-    with old as (
-      select id, status from tasks where id = $3 and user_id = $4  for update
+/**
+ * $1 id, $2 user, $3 and $4 the If-Match versions (null: none), $5 title (null: unchanged), $6 whether
+ * the description changes, $7 the description, $8 status, $9 user: the bench's PUT changes title and
+ * status, so the counters move too.
+ */
+export const UPDATE = `with old as (
+      select id, status from tasks where id = $1 and user_id = $2 and ($3::text is null or version = any(string_to_array($4::text, ',')::integer[])) for update
     ), changed as (
-      update tasks set title = $1, status = $2, version = tasks.version + 1, updated_at = greatest(clock_timestamp(), tasks.updated_at + interval '1 millisecond') from old where tasks.id = old.id returning tasks.*, old.status as old_status
+      update tasks set title = coalesce($5::varchar, title),
+      description = case when $6::boolean then $7::text else description end, status = $8, version = version + 1, updated_at = greatest(clock_timestamp(), updated_at + interval '1 millisecond')
+      from old where tasks.id = old.id returning tasks.*, old.status as old_status
     ), counted as (
       update task_counts c set
         pending = c.pending + (ch.status = 'pending')::int - (ch.old_status = 'pending')::int,
         in_progress = c.in_progress + (ch.status = 'in_progress')::int - (ch.old_status = 'in_progress')::int,
         completed = c.completed + (ch.status = 'completed')::int - (ch.old_status = 'completed')::int
-      from changed ch where c.user_id = $4 and ch.status <> ch.old_status
-    )
-    select * from changed`;
+      from changed ch where c.user_id = $9 and ch.status <> ch.old_status
+    ) select * from changed`;
+/** The UPDATE's parameters for a PUT of title and status without If-Match. */
+export const updateParams = (id: number, userId: string, title: string, status: string) => [
+  id,
+  userId,
+  null,
+  null,
+  title,
+  false,
+  null,
+  status,
+  userId,
+];
 
-/** $1 id, $2 user. */
-export const DELETE = `
-    with deleted as (
-      delete from tasks where id = $1 and user_id = $2  returning id, status
+/** $1 id, $2 user, $3 and $4 the If-Match versions (null: none), $5 user. */
+export const DELETE = `with deleted as (
+      delete from tasks where id = $1 and user_id = $2 and ($3::text is null or version = any(string_to_array($4::text, ',')::integer[])) returning id, status
     ), counted as (
       update task_counts c set total = greatest(c.total - 1, 0),
         pending = greatest(c.pending - (d.status = 'pending')::int, 0),
         in_progress = greatest(c.in_progress - (d.status = 'in_progress')::int, 0),
         completed = greatest(c.completed - (d.status = 'completed')::int, 0)
-      from deleted d where c.user_id = $2
-    )
-    select id from deleted`;
+      from deleted d where c.user_id = $5
+    ) select id from deleted`;
+export const deleteParams = (id: number, userId: string) => [id, userId, null, null, userId];

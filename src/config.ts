@@ -45,6 +45,21 @@ export const DEFAULT_FAIR_SHARE: FairShareConfig = Object.freeze({
   maxTasksPerUser: 10_000,
 });
 
+/** The variable of each field of DatabaseLimits and FairShareConfig, and the bounds it must be within. */
+const INTEGER_VARIABLES = {
+  connectTimeoutMs: ["DB_CONNECT_TIMEOUT_MS", 100, 600_000],
+  statementTimeoutMs: ["DB_STATEMENT_TIMEOUT_MS", 100, 3_600_000],
+  queueTimeoutMs: ["DB_QUEUE_TIMEOUT_MS", 0, 600_000],
+  startupTimeoutMs: ["DB_STARTUP_TIMEOUT_MS", 0, 3_600_000],
+  pipeline: ["DB_PIPELINE", 1, 100],
+  rateLimitPerMinute: ["RATE_LIMIT_PER_MINUTE", 0, 6_000_000],
+  rateLimitBurst: ["RATE_LIMIT_BURST", 0, 1_000_000],
+  userConcurrency: ["USER_CONCURRENCY", 0, 10_000],
+  userQueueTimeoutMs: ["USER_QUEUE_TIMEOUT_MS", 0, 600_000],
+  maxTasksPerUser: ["MAX_TASKS_PER_USER", 0, 1_000_000_000],
+} as const satisfies Record<keyof (DatabaseLimits & FairShareConfig), readonly [string, number, number]>;
+type IntegerField = keyof typeof INTEGER_VARIABLES;
+
 export interface AuthConfig {
   secret: string | undefined;
   /** true when no secret was configured and a throwaway one was generated (development only) */
@@ -141,23 +156,17 @@ export function loadConfig(env: Env, { needsDatabase = true }: { needsDatabase?:
   const shutdownDrainMs = integer("SHUTDOWN_DRAIN_MS", 0, 0, 8000);
   const migrateOnStart = oneOf("MIGRATE_ON_START", ["true", "false", "1", "0"] as const, "true");
   const prepare = oneOf("DB_PREPARE", ["true", "false"] as const, "true") === "true";
-  const d = DEFAULT_DATABASE_LIMITS;
-  const databaseLimits: DatabaseLimits = Object.freeze({
-    connectTimeoutMs: integer("DB_CONNECT_TIMEOUT_MS", d.connectTimeoutMs, 100, 600_000),
-    statementTimeoutMs: integer("DB_STATEMENT_TIMEOUT_MS", d.statementTimeoutMs, 100, 3_600_000),
-    queueTimeoutMs: integer("DB_QUEUE_TIMEOUT_MS", d.queueTimeoutMs, 0, 600_000),
-    startupTimeoutMs: integer("DB_STARTUP_TIMEOUT_MS", d.startupTimeoutMs, 0, 3_600_000),
-    pipeline: integer("DB_PIPELINE", d.pipeline, 1, 100),
-  });
-
-  const f = DEFAULT_FAIR_SHARE;
-  const fairShare: FairShareConfig = Object.freeze({
-    rateLimitPerMinute: integer("RATE_LIMIT_PER_MINUTE", f.rateLimitPerMinute, 0, 6_000_000),
-    rateLimitBurst: integer("RATE_LIMIT_BURST", f.rateLimitBurst, 0, 1_000_000),
-    userConcurrency: integer("USER_CONCURRENCY", f.userConcurrency, 0, 10_000),
-    userQueueTimeoutMs: integer("USER_QUEUE_TIMEOUT_MS", f.userQueueTimeoutMs, 0, 600_000),
-    maxTasksPerUser: integer("MAX_TASKS_PER_USER", f.maxTasksPerUser, 0, 1_000_000_000),
-  });
+  // The integer settings of each group, from INTEGER_VARIABLES; the default is the group's.
+  const integers = <T extends { [K in keyof T & IntegerField]: number }>(defaults: T): Readonly<T> => {
+    const values = { ...defaults };
+    for (const field of Object.keys(defaults) as (keyof T & IntegerField)[]) {
+      const [name, min, max] = INTEGER_VARIABLES[field];
+      values[field] = integer(name, defaults[field], min, max) as T[keyof T & IntegerField];
+    }
+    return Object.freeze(values);
+  };
+  const databaseLimits: DatabaseLimits = integers(DEFAULT_DATABASE_LIMITS);
+  const fairShare: FairShareConfig = integers(DEFAULT_FAIR_SHARE);
 
   const corsOrigins = (get("CORS_ORIGINS") ?? "")
     .split(",")

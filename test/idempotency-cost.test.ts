@@ -82,4 +82,25 @@ describe.skipIf(!clusterAvailable)("cost of Idempotency-Key, in statements", () 
     });
     expect(keyed[0]!.query).toContain("insert into idempotency_keys");
   }, 30_000);
+
+  test(`a PUT, PATCH or DELETE with a key is one statement, as one without a key is, with or without If-Match`, async () => {
+    const user = newUser();
+    const ids: number[] = [];
+    for (let i = 0; i < 3 * N; i++) ids.push((await api.as(user, "POST", "/api/tasks", { title: `t${i}` })).body.id);
+    const key = () => ({ "idempotency-key": crypto.randomUUID() });
+    const cases: [string, (id: number, headers: Record<string, string>) => Promise<{ status: number }>, number][] = [
+      ["PUT title", (id, h) => api.as(user, "PUT", `/api/tasks/${id}`, { title: "renamed" }, h), 200],
+      ["PATCH status", (id, h) => api.as(user, "PATCH", `/api/tasks/${id}`, { status: "completed" }, h), 200],
+      ["DELETE", (id, h) => api.as(user, "DELETE", `/api/tasks/${id}`, undefined, h), 204],
+    ];
+    for (const [index, [name, send, status]] of cases.entries()) {
+      const mine = ids.slice(index * N, (index + 1) * N);
+      const keyed = await statementsOf(async () => {
+        for (const [i, id] of mine.entries())
+          expect((await send(id, { ...key(), ...(i % 2 ? { "if-match": `"${id}-1"` } : {}) })).status).toBe(status);
+      });
+      expect({ name, total: total(keyed), statements: keyed.length }).toEqual({ name, total: N, statements: 1 });
+      expect(keyed[0]!.query).toContain("insert into idempotency_keys");
+    }
+  }, 30_000);
 });

@@ -198,7 +198,7 @@ describe.skipIf(missing(clusterAvailable, CLUSTER))("TLS and channel binding to 
     ["sha512WithRSAEncryption", { key: "rsa", digest: "sha512", signer: "rsa-ca" }],
   ] as const)(
     "channel_binding=require works with a server certificate signed with %s",
-    async (name, options) => {
+    async (_name, options) => {
       const pair = pg.certs.issue(`server-${options.key}-${options.digest}`, {
         ...options,
         cn: "localhost",

@@ -1,7 +1,6 @@
 import { checkServerIdentity, type PeerCertificate } from "node:tls";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
-import type postgres from "postgres";
 import { type DatabaseConfig, type DatabaseLimits, DEFAULT_DATABASE_LIMITS } from "../config";
 import { createGuard, type DbGuard } from "./admission";
 import { migrate } from "./migrate";

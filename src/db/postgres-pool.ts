@@ -8,9 +8,14 @@ import { DatabaseStuckError } from "../errors";
 import type { Deadline } from "./admission";
 import * as schema from "./schema";
 
+type Query = ReturnType<postgres.Sql["unsafe"]>;
+// begin() and savepoint() take optional options, then the callback: (...options, fn).
+type WithCallback = (...args: unknown[]) => Promise<unknown>;
+type Callback = (tx: postgres.TransactionSql) => unknown;
+
 interface Scope {
   /** Its statements that have not settled yet. */
-  queries: Set<postgres.PendingQuery<any>>;
+  queries: Set<Query>;
   abandoned: boolean;
   /** The pool its statements went to. */
   pool: postgres.Sql | undefined;
@@ -23,7 +28,7 @@ const scopes = new AsyncLocalStorage<Scope>();
 // the server got it. Call the same canceller and keep its promise, which settles once the server has
 // processed the request (for a statement still queued behind another on its connection: once it was
 // sent, when that statement becomes the running one). Remove when query.cancel() returns that promise.
-function cancel(query: postgres.PendingQuery<any>): Promise<void> {
+function cancel(query: Query): Promise<void> {
   const canceller = (query as unknown as { canceller?: (q: unknown) => Promise<void> | undefined }).canceller;
   if (typeof canceller !== "function") return Promise.resolve(void query.cancel());
   return canceller(query) ?? Promise.resolve();
@@ -57,9 +62,9 @@ function transactionView(
     get(target, name, receiver) {
       if (name === "unsafe") return (...args: Parameters<postgres.Sql["unsafe"]>) => issue(target, scope, pool, args);
       if (name === "savepoint")
-        return (...args: any[]) => {
-          const fn = args.pop();
-          return (target.savepoint as any)(...args, (sp: postgres.TransactionSql) =>
+        return (...args: unknown[]) => {
+          const fn = args.pop() as Callback;
+          return (target.savepoint as unknown as WithCallback)(...args, (sp: postgres.TransactionSql) =>
             fn(transactionView(sp, scope, pool)),
           );
         };
@@ -76,7 +81,10 @@ export interface TrackedPool {
   close(): Promise<void>;
 }
 
-export function openTrackedPool(options: postgres.Options<{}>, limits: DatabaseLimits): TrackedPool {
+export function openTrackedPool(
+  options: postgres.Options<Record<string, postgres.PostgresType>>,
+  limits: DatabaseLimits,
+): TrackedPool {
   // drizzle() installs its type parsers on the client it is given, so every pool goes through it.
   const open = () => {
     const pool = postgres(options);
@@ -105,13 +113,15 @@ export function openTrackedPool(options: postgres.Options<{}>, limits: DatabaseL
 
   const facade = {
     unsafe: (...args: Parameters<postgres.Sql["unsafe"]>) => issue(pool, scopes.getStore(), pool, args),
-    begin: (...args: any[]) => {
+    begin: (...args: unknown[]) => {
       const scope = scopes.getStore();
       if (scope?.abandoned) throw new DatabaseStuckError(0);
       const current = pool;
       if (scope) scope.pool ??= current;
-      const fn = args.pop();
-      return (current.begin as any)(...args, (tx: postgres.TransactionSql) => fn(transactionView(tx, scope, current)));
+      const fn = args.pop() as Callback;
+      return (current.begin as unknown as WithCallback)(...args, (tx: postgres.TransactionSql) =>
+        fn(transactionView(tx, scope, current)),
+      );
     },
     get options() {
       return pool.options;

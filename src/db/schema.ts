@@ -4,6 +4,8 @@ import { DEFAULT_STATUS, TASK_STATUSES } from "../tasks/constants";
 
 const quotedStatuses = sql.raw(TASK_STATUSES.map((s) => `'${s}'`).join(", "));
 
+type Order = Parameters<ReturnType<typeof index>["on"]>;
+
 export const tasks = pgTable(
   "tasks",
   {
@@ -17,27 +19,22 @@ export const tasks = pgTable(
     createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
     updatedAt: timestamp("updated_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
   },
-  (table) => [
-    check("tasks_status_check", sql`${table.status} in (${quotedStatuses})`),
-    // "This user's tasks, newest first", with and without a status filter, read in index order (no sort).
-    index("tasks_user_created_idx").on(table.userId, table.createdAt.desc().nullsFirst(), table.id.desc().nullsFirst()),
-    index("tasks_user_status_created_idx").on(
-      table.userId,
-      table.status,
-      table.createdAt.desc().nullsFirst(),
-      table.id.desc().nullsFirst(),
-    ),
-    // The other sorts, both directions (a B-tree reads backwards), so no list sorts a user's rows.
-    index("tasks_user_updated_idx").on(table.userId, table.updatedAt.desc().nullsFirst(), table.id.desc().nullsFirst()),
-    index("tasks_user_status_updated_idx").on(
-      table.userId,
-      table.status,
-      table.updatedAt.desc().nullsFirst(),
-      table.id.desc().nullsFirst(),
-    ),
-    index("tasks_user_title_idx").on(table.userId, table.title, table.id),
-    index("tasks_user_status_title_idx").on(table.userId, table.status, table.title, table.id),
-  ],
+  (table) => {
+    // Each sort's index, with and without the status filter, so a list reads the user's tasks in index
+    // order (no sort) in both directions (a B-tree reads backwards).
+    // `order` is called once per index: desc() and nullsFirst() set state on the column they return.
+    const sorted = (name: string, order: () => Order) => [
+      index(`tasks_user_${name}_idx`).on(table.userId, ...order()),
+      index(`tasks_user_status_${name}_idx`).on(table.userId, table.status, ...order()),
+    ];
+    return [
+      check("tasks_status_check", sql`${table.status} in (${quotedStatuses})`),
+      // "This user's tasks, newest first" is the default list.
+      ...sorted("created", () => [table.createdAt.desc().nullsFirst(), table.id.desc().nullsFirst()]),
+      ...sorted("updated", () => [table.updatedAt.desc().nullsFirst(), table.id.desc().nullsFirst()]),
+      ...sorted("title", () => [table.title, table.id]),
+    ];
+  },
 );
 
 /**

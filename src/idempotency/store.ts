@@ -5,40 +5,6 @@ import { type IdempotencyKeyRow, idempotencyKeys } from "./schema";
 
 export type StoredAnswer = Pick<IdempotencyKeyRow, "fingerprint" | "status" | "body" | "location" | "etag">;
 
-const excluded = (column: string) => sql.raw(`excluded.${column}`);
-
-/**
- * Records the answer in the caller's transaction; false when the key is already taken by an unexpired
- * answer. A concurrent request with the same key waits here on the primary key until the other
- * transaction ends: it commits (false, and the caller replays) or rolls back (true, this one stands).
- * An expired row is overwritten in place, so expiry needs no cleanup to be correct.
- */
-export async function recordAnswer(
-  tx: Db,
-  userId: string,
-  key: string,
-  answer: StoredAnswer,
-  ttlSeconds: number,
-): Promise<boolean> {
-  const rows = await tx
-    .insert(idempotencyKeys)
-    .values({ userId, key, ...answer, expiresAt: sql`now() + ${`${ttlSeconds} seconds`}::interval` })
-    .onConflictDoUpdate({
-      target: [idempotencyKeys.userId, idempotencyKeys.key],
-      set: {
-        fingerprint: excluded("fingerprint"),
-        status: excluded("status"),
-        body: excluded("body"),
-        location: excluded("location"),
-        etag: excluded("etag"),
-        expiresAt: excluded("expires_at"),
-      },
-      setWhere: sql`${idempotencyKeys.expiresAt} <= now()`,
-    })
-    .returning({ status: idempotencyKeys.status });
-  return rows.length === 1;
-}
-
 /** What a write statement needs to record its own answer under a key. */
 export interface KeyRecord {
   userId: string;
@@ -58,9 +24,11 @@ export interface AnswerSql {
 /**
  * The CTE `recorded` of a write statement that records its answer itself: the key is inserted from the
  * rows the write returned (in CTE `source`), so the write and its key are one statement, one round
- * trip, no BEGIN and COMMIT. Same conflict rule as recordAnswer: an unexpired key stays as it is and
- * `recorded` is empty, and then `keyCheck` in the final select aborts the whole statement, write
- * included. A concurrent request with the same key waits here on the primary key, as in recordAnswer.
+ * trip, no BEGIN and COMMIT. An expired key is overwritten in place, so expiry needs no cleanup to be
+ * correct; an unexpired one stays as it is, `recorded` is empty, and then `keyCheck` in the final
+ * select aborts the whole statement, write included. A concurrent request with the same key waits
+ * here on the primary key until the other statement ends: it commits (this one is rolled back and
+ * replays its answer) or rolls back (this one stands).
  */
 export function recordedCte(
   source: string,
@@ -87,15 +55,21 @@ const KEY_TAKEN = "idempotency key taken";
 export const keyCheck = (id: SQL) =>
   sql`case when exists (select 1 from recorded) then 1 else (${sql.raw(`'${KEY_TAKEN} for '`)} || ${id})::integer end`;
 
+interface Caused {
+  code?: unknown;
+  message?: unknown;
+  cause?: Caused;
+}
+
 /** Whether a statement with keyCheck failed because the key was taken (22P02: the cast). */
 export function isKeyTaken(error: unknown): boolean {
-  for (let e: any = error, depth = 0; e && depth < 5; e = e.cause, depth++) {
+  for (let e = error as Caused | undefined, depth = 0; e && depth < 5; e = e.cause, depth++) {
     if (e.code === "22P02" && typeof e.message === "string" && e.message.includes(KEY_TAKEN)) return true;
   }
   return false;
 }
 
-const buildLookup = (db: Db) =>
+const lookup = perHandle((db) =>
   db
     .select({
       fingerprint: idempotencyKeys.fingerprint,
@@ -112,11 +86,12 @@ const buildLookup = (db: Db) =>
         gt(idempotencyKeys.expiresAt, sql`now()`),
       ),
     )
-    .prepare("idempotency_lookup");
+    .prepare("idempotency_lookup"),
+);
 
 /** The unexpired answer stored under the user's key, if any: one primary-key probe. */
 export async function findAnswer(db: Db, userId: string, key: string): Promise<StoredAnswer | undefined> {
-  const [row] = await perHandle(db, "idempotency:lookup", () => buildLookup(db)).execute({ userId, key });
+  const [row] = await lookup(db).execute({ userId, key });
   return row;
 }
 

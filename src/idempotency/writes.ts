@@ -3,7 +3,7 @@ import { codesOf } from "../db/sqlstate";
 import { HttpError } from "../errors";
 import type { Logger } from "../logger";
 import { fingerprint } from "./key";
-import { deleteExpired, findAnswer, isKeyTaken, type KeyRecord, recordAnswer, type StoredAnswer } from "./store";
+import { deleteExpired, findAnswer, isKeyTaken, type KeyRecord } from "./store";
 
 /** What a write handler answers; with a key it is stored and replayed as it is. */
 export interface Answer<Body = unknown> {
@@ -31,18 +31,17 @@ interface DatabaseWork {
   write<T>(work: (db: Db) => Promise<T>): Promise<T>;
 }
 
-/** Thrown inside the transaction to roll the write back: another request holds the key. */
+/** The write's statement was rolled back: another request holds the key. */
 class KeyTaken extends Error {}
 
 const CLEANUP_EVERY_MS = 60_000;
 const CLEANUP_BATCH = 500;
 
 /**
- * Write handlers with `Idempotency-Key`. The write and its answer commit together, so if the write
- * committed, the key did too: `single` for a write that is one statement (the answer's insert joins
- * that statement), `run` for the others (one transaction, one extra statement). A repeat finds the key
- * taken: its own write is rolled back, so it changes nothing, and it gets the stored answer. A
- * concurrent repeat waits on the key's primary key entry until the first one ends.
+ * Write handlers with `Idempotency-Key`. Every write is one statement that can store its own answer
+ * (recordedCte), so the write and its answer commit together: if the write committed, the key did too.
+ * A repeat finds the key taken: its own write is rolled back, so it changes nothing, and it gets the
+ * stored answer. A concurrent repeat waits on the key's primary key entry until the first one ends.
  */
 export function idempotentWrites({
   database,
@@ -69,7 +68,7 @@ export function idempotentWrites({
         },
         (error) =>
           logger.warn("idempotency key cleanup failed", {
-            error: String((error as any)?.cause?.message ?? (error as Error)?.message),
+            error: String((error as { cause?: Error })?.cause?.message ?? (error as Error)?.message),
           }),
       );
   };
@@ -111,47 +110,12 @@ export function idempotentWrites({
   const waited = (error: unknown) => (codesOf(error).includes("57014") ? keyInProgress() : error);
 
   return {
-    /** The write, then (with a key) the insert of its answer, in one transaction. */
-    async run<Body>(
-      write: KeyedWrite,
-      work: (db: Db) => Promise<Answer<Body>>,
-    ): Promise<Answer<Body> & { replayed: boolean }> {
-      if (write.key === undefined) return { ...(await database.write(work)), replayed: false };
-      const keyed = write as KeyedWrite & { key: string };
-      const print = fingerprint(write.method, write.path, write.body);
-      try {
-        const answer = await database.write((db) =>
-          db.transaction(async (tx) => {
-            const answer = await work(tx as unknown as Db);
-            const stored: StoredAnswer = {
-              fingerprint: print,
-              status: answer.status,
-              body: answer.body === undefined ? null : JSON.stringify(answer.body),
-              location: answer.location ?? null,
-              etag: answer.etag ?? null,
-            };
-            const recorded = await recordAnswer(tx as unknown as Db, keyed.userId, keyed.key, stored, ttlSeconds).catch(
-              (error) => {
-                throw waited(error);
-              },
-            );
-            if (!recorded) throw new KeyTaken();
-            return answer;
-          }),
-        );
-        cleanUp();
-        return { ...answer, replayed: false };
-      } catch (error) {
-        return settle(keyed, print, error);
-      }
-    },
-
     /**
-     * For a write that is one statement able to store its own answer (recordedCte): with a key, `work`
-     * gets the key's record and its statement inserts the answer too, so a keyed write costs what an
-     * unkeyed one does, plus the insert inside the same statement. Without a key, `work` runs as it is.
+     * With a key, `work` gets the key's record and its statement inserts the answer too, so a keyed
+     * write costs what an unkeyed one does, plus the insert inside the same statement. Without a key,
+     * `work` runs as it is.
      */
-    async single<Body>(
+    async run<Body>(
       write: KeyedWrite,
       work: (db: Db, record?: KeyRecord) => Promise<Answer<Body>>,
     ): Promise<Answer<Body> & { replayed: boolean }> {

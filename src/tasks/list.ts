@@ -1,10 +1,10 @@
 import { and, asc, desc, eq, type SQL, sql } from "drizzle-orm";
 import type { PgColumn } from "drizzle-orm/pg-core";
 import type { Db } from "../db/client";
+import { perHandle } from "../db/per-handle";
 import { type TaskRow, taskCounts, tasks } from "../db/schema";
 import type { Sort, TaskStatus } from "./constants";
 import type { Position } from "./cursor";
-import { prepared } from "./service";
 
 export interface ListInput {
   status?: TaskStatus;
@@ -51,7 +51,13 @@ const p = sql.placeholder;
 export async function listTasks(db: Db, userId: string, q: ListInput): Promise<ListPage> {
   const mode: ListMode = q.after ? "after" : q.offset > 0 ? "offset" : "first";
   const name = `list_${q.sort.replace("-", "desc_")}_${q.status ?? "all"}_${mode}`;
-  const rows = await prepared(db, name, () => listQuery(db, q.sort, q.status, mode).prepare(name)).execute({
+  const statements = listStatements(db);
+  let statement = statements.get(name);
+  if (!statement) {
+    statement = listQuery(db, q.sort, q.status, mode).prepare(name);
+    statements.set(name, statement);
+  }
+  const rows = await statement.execute({
     userId,
     status: q.status,
     limit: q.limit + 1,
@@ -71,6 +77,23 @@ export async function listTasks(db: Db, userId: string, q: ListInput): Promise<L
 }
 
 export type ListMode = "first" | "after" | "offset";
+
+// The prepared statement of each list shape (sort, filter, mode: 72 at most), by its name.
+const listStatements = perHandle(() => new Map<string, ReturnType<ReturnType<typeof listQuery>["prepare"]>>());
+const countStatements = perHandle((db) => {
+  const count = (status: TaskStatus | undefined) =>
+    db
+      .select({ total: sql<number>`${COUNTERS[status ?? "all"]}`.mapWith(Number) })
+      .from(taskCounts)
+      .where(eq(taskCounts.userId, p("userId")))
+      .prepare(`count_${status ?? "all"}`);
+  return {
+    all: count(undefined),
+    pending: count("pending"),
+    in_progress: count("in_progress"),
+    completed: count("completed"),
+  };
+});
 
 /** The statement of one list shape, placeholders unbound (bench/list-cost.ts explains it). */
 export function listQuery(db: Db, sort: Sort, status: TaskStatus | undefined, mode: ListMode) {
@@ -132,12 +155,6 @@ function keyset(column: PgColumn, descending: boolean): SQL {
 }
 
 async function countOf(db: Db, userId: string, status: TaskStatus | undefined): Promise<number> {
-  const rows = await prepared(db, `count ${status ?? "all"}`, () =>
-    db
-      .select({ total: sql<number>`${COUNTERS[status ?? "all"]}`.mapWith(Number) })
-      .from(taskCounts)
-      .where(eq(taskCounts.userId, p("userId")))
-      .prepare(`count_${status ?? "all"}`),
-  ).execute({ userId });
+  const rows = await countStatements(db)[status ?? "all"].execute({ userId });
   return rows[0]?.total ?? 0;
 }

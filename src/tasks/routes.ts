@@ -8,7 +8,6 @@ import { type IdempotentWrites, reply } from "../idempotency/writes";
 import { fairShare, type Limits } from "../limits/plugin";
 import { LIST_DEFAULTS, type Sort } from "./constants";
 import { decodeCursor, encodeCursor, type Position } from "./cursor";
-import { listTasks } from "./list";
 import {
   ErrorBody,
   etagOf,
@@ -22,7 +21,7 @@ import {
   toTask,
   ValidationErrorBody,
 } from "./model";
-import { createTask, deleteTask, getTask, updateTask } from "./service";
+import { tasksOf } from "./repository";
 
 // Statuses any authenticated route can answer, so each operation in the OpenAPI document is complete.
 const common = { 401: ErrorBody, 422: ValidationErrorBody, 429: ErrorBody, 500: ErrorBody, 503: ErrorBody };
@@ -93,8 +92,8 @@ export function taskRoutes({
         set,
         await writes.run(
           { userId, key: headers["idempotency-key"], method, path: `/api/tasks/${id}`, body },
-          async (db) => {
-            const row = await updateTask(db, userId, id, body, parseIfMatch(headers["if-match"], id));
+          async (db, record) => {
+            const row = await tasksOf(db).update(userId, id, body, parseIfMatch(headers["if-match"], id), record);
             return { status: 200, body: toTask(row), etag: etagOf(row) };
           },
         ),
@@ -115,10 +114,10 @@ export function taskRoutes({
       async ({ userId, body, headers, set }) =>
         reply(
           set,
-          await writes.single(
+          await writes.run(
             { userId, key: headers["idempotency-key"], method: "POST", path: "/api/tasks", body },
             async (db, record) => {
-              const row = await createTask(db, userId, body, maxTasksPerUser, record);
+              const row = await tasksOf(db).create(userId, body, maxTasksPerUser, record);
               return { status: 201, body: toTask(row), location: `/api/tasks/${row.id}`, etag: etagOf(row) };
             },
           ),
@@ -152,7 +151,7 @@ export function taskRoutes({
         }
         const offset = Number(query.offset ?? LIST_DEFAULTS.offset);
         const page = await database.read((db) =>
-          listTasks(db, userId, { status: query.status, limit, offset, sort, after }),
+          tasksOf(db).list(userId, { status: query.status, limit, offset, sort, after }),
         );
         set.headers["x-total-count"] = String(page.total);
         if (page.next)
@@ -169,7 +168,7 @@ export function taskRoutes({
     .get(
       "/:id",
       async ({ userId, params, set }) => {
-        const row = await database.read((db) => getTask(db, userId, Number(params.id)));
+        const row = await database.read((db) => tasksOf(db).get(userId, Number(params.id)));
         set.headers.etag = etagOf(row);
         return toTask(row);
       },
@@ -187,8 +186,8 @@ export function taskRoutes({
           set,
           await writes.run(
             { userId, key: headers["idempotency-key"], method: "DELETE", path: `/api/tasks/${id}` },
-            async (db) => {
-              await deleteTask(db, userId, id, parseIfMatch(headers["if-match"], id));
+            async (db, record) => {
+              await tasksOf(db).delete(userId, id, parseIfMatch(headers["if-match"], id), record);
               return { status: 204 };
             },
           ),
