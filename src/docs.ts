@@ -41,10 +41,27 @@ function dropVoidContent(document: Document): Document {
   return document;
 }
 
+/**
+ * `noValidate` (src/tasks/routes.ts: success answers that Elysia need not check) is Elysia's flag on the
+ * schema object, no JSON Schema keyword: the generated document would carry it. Arrays cannot hide
+ * it as a non-enumerable property, since Elysia copies their schema before it reads the flag.
+ */
+function dropNoValidate(document: Document): Document {
+  for (const operations of Object.values(document.paths ?? {})) {
+    for (const operation of Object.values(operations)) {
+      for (const response of Object.values(operation.responses ?? {})) {
+        const content = response.content as Record<string, { schema?: { noValidate?: unknown } }> | undefined;
+        for (const media of Object.values(content ?? {})) if (media?.schema) delete media.schema.noValidate;
+      }
+    }
+  }
+  return document;
+}
+
 export function docsRoutes() {
   return new Elysia({ ...elysiaConfig, name: "docs" })
     .onAfterHandle(({ path, responseValue }) =>
-      path === SPEC_PATH ? dropVoidContent(responseValue as Document) : undefined,
+      path === SPEC_PATH ? dropNoValidate(dropVoidContent(responseValue as Document)) : undefined,
     )
     .use(
       openapi({
