@@ -12,7 +12,7 @@ import { healthRoutes } from "./health/routes";
 import { idempotentWrites } from "./idempotency/writes";
 import { createLifecycle, type Lifecycle } from "./lifecycle";
 import { createLimits } from "./limits/plugin";
-import type { Logger } from "./logger";
+import type { LogFields, Logger } from "./logger";
 import { taskRoutes } from "./tasks/routes";
 
 export interface AppDeps {
@@ -78,8 +78,11 @@ export function createApp({
   const state = new WeakMap<Request, RequestState>();
   const requestId = (request: Request) => state.get(request)?.id ?? "";
 
+  // The app itself, for its server in onError: a hook that takes `server` from its context makes Elysia
+  // define that getter on the context of every request (Object.defineProperty, ~1% of a list's CPU).
+  const app = new Elysia(elysiaConfig);
   return (
-    new Elysia(elysiaConfig)
+    app
       .onRequest(({ request, set }) => {
         const given = request.headers.get("x-request-id");
         const id = given && SANE_REQUEST_ID.test(given) ? given : crypto.randomUUID();
@@ -105,14 +108,15 @@ export function createApp({
           throw new ParseError(error as Error);
         }
       })
-      .onError(({ code, error, request, set, server }) => {
+      .onError(({ code, error, request, set }) => {
         const id = requestId(request);
         // Elysia wraps what the body parser throws; the authentication there is ours.
         const cause = code === "PARSE" ? (error as Error)?.cause : error;
         if (cause instanceof AuthError) {
           // Noted for the request's one log line, not logged apart: a token spray must not double the logs.
           const s = state.get(request);
-          if (s) Object.assign(s, { authFailure: cause.reason, client: server?.requestIP(request)?.address ?? null });
+          if (s)
+            Object.assign(s, { authFailure: cause.reason, client: app.server?.requestIP(request)?.address ?? null });
         }
         const { status, body, headers } = errorResponse(code, error, logger, id);
         set.status = status;
@@ -125,15 +129,20 @@ export function createApp({
         const userId = (context as { userId?: string }).userId;
         // Health probes arrive every few seconds from orchestrators; keep them out of info logs.
         const log = s.authFailure !== undefined ? logger.warn : path.startsWith("/health") ? logger.debug : logger.info;
-        log("request", {
+        // Built field by field, not with spreads of optional objects: this runs on every request.
+        const fields: LogFields = {
           request_id: s.id,
           method: request.method,
           path,
           status: set.status,
           duration_ms: Math.round((performance.now() - s.start) * 100) / 100,
-          ...(userId ? { user_id: userId } : {}),
-          ...(s.authFailure !== undefined ? { auth_failure: s.authFailure, client: s.client } : {}),
-        });
+        };
+        if (userId) fields.user_id = userId;
+        if (s.authFailure !== undefined) {
+          fields.auth_failure = s.authFailure;
+          fields.client = s.client;
+        }
+        log("request", fields);
       })
       .use(corsFor(config.corsOrigins))
       .use(docsRoutes())
