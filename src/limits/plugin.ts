@@ -26,6 +26,8 @@ export const tooManyRequests = (headers: Record<string, string>) => new HttpErro
  * included, so a user's slow answers count against that user only.
  */
 export function fairShare(limits: Limits) {
+  // Both off: no hooks at all, so the routes' lifecycle has no derive or after-response step for it.
+  if (!limits.rate && !limits.queue) return new Elysia({ ...elysiaConfig, name: "fair-share", seed: limits });
   const held = new WeakMap<Request, () => void>();
   return new Elysia({ ...elysiaConfig, name: "fair-share", seed: limits })
     .derive({ as: "scoped" }, async (context) => {
