@@ -43,7 +43,7 @@ try {
         "--cpu-prof",
         "--cpu-prof-md",
         `--cpu-prof-dir=${out}`,
-        `--cpu-prof-name=${scenario}.cpuprofile`,
+        `--cpu-prof-name=${scenario}`,
         `${import.meta.dir}/../src/index.ts`,
       ],
       {
@@ -81,12 +81,15 @@ try {
     await resetTasks(sql, users);
     await writeData(tmp, users);
     await wrk(url, {
+      // The scenario itself, so the profile's first seconds (JIT warm-up included) are of the same requests.
       seconds: 3,
       connections: 100,
-      scenario: "get",
+      scenario,
       dataFile: `${tmp}/data.lua`,
       raw: `${out}/warmup.txt`,
     });
+    await resetTasks(sql, users);
+    await writeData(tmp, users);
     const result = await wrk(url, {
       seconds: Number(args.seconds),
       connections: 100,
