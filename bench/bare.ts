@@ -203,15 +203,15 @@ const server = Bun.serve({
           ]);
         const limit = Number(raw);
         const rows = (await sql.unsafe(Q.LIST, [userId, limit + 1])) as (Row & {
-          coalesce: string | number;
-          to_char: string;
+          total: string | number;
+          key: string;
         })[];
         const page = rows.slice(0, limit);
-        const headers: Record<string, string> = { "x-total-count": rows.length > 0 ? String(rows[0]!.coalesce) : "0" };
+        const headers: Record<string, string> = { "x-total-count": rows.length > 0 ? String(rows[0]!.total) : "0" };
         // A next page (the mix adds tasks): the same Link and cursor as the service's.
         if (rows.length > limit) {
           const last = page[page.length - 1]!;
-          headers.link = `</api/tasks?limit=${limit}&sort=-created_at&cursor=${encodeCursor({ sort: "-created_at", status: undefined, key: last.to_char, id: Number(last.id) })}>; rel="next"`;
+          headers.link = `</api/tasks?limit=${limit}&sort=-created_at&cursor=${encodeCursor({ sort: "-created_at", status: undefined, key: last.key, id: Number(last.id) })}>; rel="next"`;
         }
         return [200, `[${page.map(taskJson).join(",")}]`, headers];
       }),

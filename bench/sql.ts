@@ -9,7 +9,7 @@ const COLUMNS = `"id", "title", "description", "status", "user_id", "version", "
 export const GET = `select ${COLUMNS} from "tasks" where ("tasks"."id" = $1 and "tasks"."user_id" = $2)`;
 
 /** $1 user, $2 limit + 1 (the extra row says whether a next page exists); the last column is the total (src/tasks/list.ts). */
-export const LIST = `select ${COLUMNS}, to_char("created_at" at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), coalesce((select "total" from "task_counts" where "user_id" = $1), 0) from "tasks" where "tasks"."user_id" = $1 order by "tasks"."created_at" desc, "tasks"."id" desc limit $2`;
+export const LIST = `select ${COLUMNS}, to_char("created_at" at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as "key", coalesce((select "total" from "task_counts" where "user_id" = $1), 0) as "total" from "tasks" where "tasks"."user_id" = $1 order by "tasks"."created_at" desc, "tasks"."id" desc limit $2`;
 
 const COUNTED = `counted as (
       insert into task_counts (user_id, total, pending, in_progress, completed)

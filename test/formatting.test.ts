@@ -1,7 +1,7 @@
 // The hand-written formatters of the hot path answer exactly what the built-ins they replace answer.
 import { describe, expect, test } from "bun:test";
 import { createLogger } from "../src/logger";
-import { isoTime } from "../src/time";
+import { isoFromTimestamp, isoTime } from "../src/time";
 
 describe("isoTime", () => {
   test("equals toISOString for dates across and beyond years 1000-9999, and throws the same on an invalid date", () => {
@@ -20,6 +20,38 @@ describe("isoTime", () => {
     const mismatches = dates.filter((d) => isoTime(d) !== d.toISOString()).map((d) => d.toISOString());
     expect(mismatches).toEqual([]);
     expect(() => isoTime(new Date(Number.NaN))).toThrow(RangeError);
+  });
+});
+
+describe("isoFromTimestamp", () => {
+  test("equals what a Date made from PostgreSQL's timestamptz text formats to, for every fraction length, zone and year", () => {
+    const texts = [
+      "2026-02-05 10:00:00+00",
+      "2026-02-05 10:00:00.1+00",
+      "2026-02-05 10:00:00.12+00",
+      "2026-02-05 10:00:00.123+00",
+      "2026-02-05 10:00:00.1234+00",
+      "2026-02-05 10:00:00.999999+00",
+      "2026-02-05 10:00:00.000001+00",
+      "0999-12-31 23:59:59.999999+00",
+      "9999-12-31 23:59:59.999999+00",
+      "2026-02-05 10:00:00.5+05:30",
+      "2026-02-05 10:00:00.123456-08",
+      "2026-02-05 10:00:00+01",
+    ];
+    // Random instants and fraction lengths, in the format PostgreSQL prints (trailing zeros dropped).
+    for (let i = 0; i < 20_000; i++) {
+      const iso = new Date(-3e13 + i * 1.3e10 + (i % 1000)).toISOString(); // years 1019 to 9200
+      const fraction = String((i * 7919) % 1_000_000)
+        .padStart(6, "0")
+        .replace(/0+$/, "");
+      texts.push(`${iso.slice(0, 10)} ${iso.slice(11, 19)}${fraction ? `.${fraction}` : ""}+00`);
+    }
+    const mismatches = texts.filter((t) => isoFromTimestamp(t) !== new Date(t).toISOString());
+    expect(mismatches).toEqual([]);
+    const date = new Date("2026-02-05T10:00:00.123Z");
+    expect(isoFromTimestamp(date)).toBe(date.toISOString());
+    expect(() => isoFromTimestamp("0001-01-01 00:00:00+00 BC")).toThrow(RangeError);
   });
 });
 

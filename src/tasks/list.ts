@@ -2,9 +2,11 @@ import { and, asc, desc, eq, type SQL, sql } from "drizzle-orm";
 import type { PgColumn } from "drizzle-orm/pg-core";
 import type { Db } from "../db/client";
 import { perHandle } from "../db/per-handle";
-import { type TaskRow, taskCounts, tasks } from "../db/schema";
+import { prepareRaw, type RawStatement } from "../db/raw";
+import { taskCounts, tasks } from "../db/schema";
 import type { Sort, TaskStatus } from "./constants";
 import type { Position } from "./cursor";
+import type { TaskRecord } from "./model";
 
 export interface ListInput {
   status?: TaskStatus;
@@ -14,7 +16,7 @@ export interface ListInput {
   after?: Position;
 }
 export interface ListPage {
-  rows: TaskRow[];
+  rows: TaskRecord[];
   total: number;
   next?: Position;
 }
@@ -54,10 +56,11 @@ export async function listTasks(db: Db, userId: string, q: ListInput): Promise<L
   const statements = listStatements(db);
   let statement = statements.get(name);
   if (!statement) {
-    statement = listQuery(db, q.sort, q.status, mode).prepare(name);
+    // Raw rows (src/db/raw.ts): the task's columns, `key` and `total`, without drizzle's mapping.
+    statement = prepareRaw<ListRow>(db, name, listQuery(db, q.sort, q.status, mode).getSQL());
     statements.set(name, statement);
   }
-  const rows = await statement.execute({
+  const rows = await statement({
     userId,
     status: q.status,
     limit: q.limit + 1,
@@ -70,16 +73,17 @@ export async function listTasks(db: Db, userId: string, q: ListInput): Promise<L
   const page = rows.slice(0, q.limit);
   const last = page[page.length - 1]!;
   return {
-    rows: page.map((r) => r.task),
-    total: rows[0]!.total,
-    next: rows.length > q.limit ? { sort: q.sort, status: q.status, key: last.key, id: last.task.id } : undefined,
+    rows: page,
+    total: Number(rows[0]!.total),
+    next: rows.length > q.limit ? { sort: q.sort, status: q.status, key: last.key, id: Number(last.id) } : undefined,
   };
 }
 
 export type ListMode = "first" | "after" | "offset";
 
 // The prepared statement of each list shape (sort, filter, mode: 72 at most), by its name.
-const listStatements = perHandle(() => new Map<string, ReturnType<ReturnType<typeof listQuery>["prepare"]>>());
+type ListRow = TaskRecord & { key: string; total: number | string };
+const listStatements = perHandle(() => new Map<string, RawStatement<ListRow>>());
 const countStatements = perHandle((db) => {
   const count = (status: TaskStatus | undefined) =>
     db
@@ -105,13 +109,14 @@ export function listQuery(db: Db, sort: Sort, status: TaskStatus | undefined, mo
   const fields = {
     task: tasks,
     // The timestamp to the microsecond, as text: the cursor must hold exactly what the index holds.
-    key:
-      column === tasks.title
-        ? sql<string>`${column}`
-        : sql<string>`to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`,
+    // Named, as the rows are read by column name (a bare title would be a second "title").
+    key: (column === tasks.title
+      ? sql<string>`${column}`
+      : sql<string>`to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`
+    ).as("key"),
     total:
-      sql<number>`coalesce((select ${COUNTERS[status ?? "all"]} from ${taskCounts} where ${taskCounts.userId} = ${p("userId")}), 0)`.mapWith(
-        Number,
+      sql<number>`coalesce((select ${COUNTERS[status ?? "all"]} from ${taskCounts} where ${taskCounts.userId} = ${p("userId")}), 0)`.as(
+        "total",
       ),
   };
   if (mode === "offset") {

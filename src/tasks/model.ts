@@ -1,8 +1,7 @@
 import type { TLiteral } from "@sinclair/typebox";
 import { sql } from "drizzle-orm";
 import { t } from "elysia";
-import type { TaskRow } from "../db/schema";
-import { isoTime } from "../time";
+import { isoFromTimestamp } from "../time";
 import { LIST_DEFAULTS, SORTS, TASK_STATUSES } from "./constants";
 
 // Literal unions, not t.UnionEnum: an optional UnionEnum silently defaults to its first value.
@@ -115,15 +114,32 @@ export const ValidationErrorBody = t.Object(
 export type TaskCreateInput = typeof TaskCreate.static;
 export type TaskUpdateInput = typeof TaskUpdate.static;
 
-export function toTask(row: TaskRow): typeof Task.static {
+/**
+ * A tasks row as the statements answer it: the driver's own values, no ORM mapping (src/db/raw.ts).
+ * Timestamps are PostgreSQL's text (a Date only from a driver that parses them itself), the bigint id
+ * a string with postgres.js.
+ */
+export interface TaskRecord {
+  id: string | number;
+  title: string;
+  description: string | null;
+  status: (typeof TASK_STATUSES)[number];
+  user_id: string;
+  version: string | number;
+  created_at: string | Date;
+  updated_at: string | Date;
+}
+
+/** The answer's task, straight from the row: the timestamps formatted once each, without a Date. */
+export function toTask(row: TaskRecord): typeof Task.static {
   return {
-    id: row.id,
+    id: Number(row.id),
     title: row.title,
     description: row.description,
     status: row.status,
-    user_id: row.userId,
-    created_at: isoTime(row.createdAt),
-    updated_at: isoTime(row.updatedAt),
+    user_id: row.user_id,
+    created_at: isoFromTimestamp(row.created_at),
+    updated_at: isoFromTimestamp(row.updated_at),
   };
 }
 
@@ -136,7 +152,7 @@ export const taskJsonSql = sql`json_build_object('id', id, 'title', title, 'desc
   'created_at', to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
   'updated_at', to_char(updated_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))::text`;
 
-export const etagOf = (row: Pick<TaskRow, "id" | "version">) => `"${row.id}-${row.version}"`;
+export const etagOf = (row: Pick<TaskRecord, "id" | "version">) => `"${row.id}-${row.version}"`;
 
 /**
  * The versions an If-Match header accepts for task `id`: undefined when there is no header,

@@ -1,12 +1,13 @@
 import { and, eq, type SQL, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { perHandle } from "../db/per-handle";
-import { type TaskRow, tasks } from "../db/schema";
+import { prepareRaw, type RawStatement } from "../db/raw";
+import { tasks } from "../db/schema";
 import { preconditionFailed, taskLimitReached, taskNotFound } from "../errors";
 import { type KeyRecord, keyCheck, recordedCte } from "../idempotency/store";
 import { DEFAULT_STATUS, type TaskStatus } from "./constants";
 import { type ListInput, type ListPage, listTasks } from "./list";
-import { type TaskCreateInput, type TaskUpdateInput, taskJsonSql } from "./model";
+import { type TaskCreateInput, type TaskRecord, type TaskUpdateInput, taskJsonSql } from "./model";
 
 /** The versions an If-Match header accepts (see parseIfMatch): undefined or "any" is no condition. */
 export type IfMatch = number[] | "any" | undefined;
@@ -24,7 +25,7 @@ export type IfMatch = number[] | "any" | undefined;
  */
 export class TasksRepository {
   readonly #db: Db;
-  readonly #get;
+  readonly #get: Statement;
   readonly #exists;
   readonly #create: Statement;
   readonly #createKeyed: Statement;
@@ -38,7 +39,7 @@ export class TasksRepository {
   constructor(db: Db) {
     this.#db = db;
     const owned = and(eq(tasks.id, p("id")), eq(tasks.userId, p("userId")));
-    this.#get = db.select().from(tasks).where(owned).prepare("get_task");
+    this.#get = prepareRaw(db, "get_task", db.select().from(tasks).where(owned).getSQL());
     this.#exists = db.select({ id: tasks.id }).from(tasks).where(owned).prepare("task_exists");
     const statement = <Row>(name: string, query: SQL) => prepareRaw<Row>(db, name, query);
 
@@ -71,8 +72,8 @@ export class TasksRepository {
     );
   }
 
-  async get(userId: string, id: number): Promise<TaskRow> {
-    const [row] = await this.#get.execute({ id, userId });
+  async get(userId: string, id: number): Promise<TaskRecord> {
+    const [row] = await this.#get({ id, userId });
     if (!row) throw taskNotFound();
     return row;
   }
@@ -87,7 +88,7 @@ export class TasksRepository {
    * limit add exactly as many tasks as fit. With `record`, the same statement stores the 201 under the
    * Idempotency-Key.
    */
-  async create(userId: string, input: TaskCreateInput, maxTasks = 0, record?: KeyRecord): Promise<TaskRow> {
+  async create(userId: string, input: TaskCreateInput, maxTasks = 0, record?: KeyRecord): Promise<TaskRecord> {
     const values = {
       userId,
       title: input.title.trim(),
@@ -97,7 +98,7 @@ export class TasksRepository {
     };
     const [row] = record ? await this.#createKeyed({ ...values, ...keyValues(record) }) : await this.#create(values);
     if (!row) throw taskLimitReached();
-    return toRow(row);
+    return row;
   }
 
   /** A mismatch of `ifMatch` changes nothing and is a 412; with `record`, the 200 is stored under the key. */
@@ -107,7 +108,7 @@ export class TasksRepository {
     input: TaskUpdateInput,
     ifMatch?: IfMatch,
     record?: KeyRecord,
-  ): Promise<TaskRow> {
+  ): Promise<TaskRecord> {
     const values = {
       id,
       userId,
@@ -121,7 +122,7 @@ export class TasksRepository {
       input.status !== undefined
         ? await (record ? this.#updateStatusKeyed : this.#updateStatus)({ ...values, status: input.status })
         : await (record ? this.#updateKeyed : this.#update)(values);
-    if (row) return toRow(row);
+    if (row) return row;
     throw await this.#missOrMismatch(userId, id, ifMatch);
   }
 
@@ -211,58 +212,4 @@ const recorded = (source: string, status: number, location: SQL = NONE) =>
     etag: sql`'"' || id || '-' || version || '"'`,
   });
 
-/** A tasks row as the statements answer it (drizzle's mapping is not applied to raw statements). */
-interface TaskRecord {
-  id: string | number;
-  title: string;
-  description: string | null;
-  status: TaskStatus;
-  user_id: string;
-  version: string | number;
-  created_at: string | Date;
-  updated_at: string | Date;
-}
-
-type Statement<Row = TaskRecord> = (values: Record<string, unknown>) => Promise<Row[]>;
-
-/**
- * A raw statement with placeholders, prepared under `name`: db.execute() would rebuild its text on every
- * call and send it unnamed, so PostgreSQL would parse and plan it each time. drizzle has no public way
- * to prepare raw SQL, so this goes through the same door db.execute() does (its session), answering
- * plain rows.
- */
-function prepareRaw<Row>(db: Db, name: string, query: SQL): Statement<Row> {
-  const { session, dialect } = db as unknown as DrizzleInternals;
-  const prepared = session.prepareQuery(dialect.sqlToQuery(query), undefined, name, false);
-  // postgres.js answers an array of rows, PGlite an object holding them.
-  return async (values) => {
-    const result = await prepared.execute(values);
-    return Array.isArray(result) ? result : (result as { rows: Row[] }).rows;
-  };
-}
-interface DrizzleInternals {
-  dialect: { sqlToQuery(query: SQL): unknown };
-  session: {
-    prepareQuery(
-      query: unknown,
-      fields: undefined,
-      name: string,
-      arrayMode: boolean,
-    ): { execute(values: Record<string, unknown>): Promise<unknown> };
-  };
-}
-
-const toRow = (r: TaskRecord): TaskRow => ({
-  id: Number(r.id),
-  title: r.title,
-  description: r.description,
-  status: r.status,
-  userId: r.user_id,
-  version: Number(r.version),
-  createdAt: toDate(r.created_at),
-  updatedAt: toDate(r.updated_at),
-});
-
-// Raw timestamptz text ("2026-02-05 10:00:00.123456+00") or a Date, depending on the driver.
-const toDate = (v: string | Date) =>
-  v instanceof Date ? v : new Date(v.replace(" ", "T").replace(/([+-]\d\d)$/, "$1:00"));
+type Statement<Row = TaskRecord> = RawStatement<Row>;
