@@ -10,6 +10,13 @@
 // the repository) running k6/load.ts for 20 s against this service on PostgreSQL: held at RATE=30
 // with P95_MS=300 P99_MS=800; overloaded at RATE=80 with the defaults and the server process held to a
 // quarter of a core (a cgroup CPU quota), where it falls behind the arrivals.
+// load-rate200-healthy.legacy.json and load-rate200-slowed2x.legacy.json: k6 v1.3.0 (built from source
+// outside the repository), `RATE=200 DURATION=30s k6 run k6/load.ts` against `bun src/index.ts` on its
+// own PostgreSQL database; the second with the same service under
+// `SLOW_CPU_US=480 bun --preload ./bench/slow-service.ts src/index.ts` (480 us = the service's CPU per
+// request measured in the first run), which held 113.6 of the 200 journeys/s (k6/README.md).
+// stress-run1/2.legacy.json: the same k6 and service, `k6 run k6/stress.ts` twice back to back with the
+// default steps (40 -> 304 journeys/s, 10 s each). Setup data shortened in all four.
 import { describe, expect, test } from 'bun:test';
 import { readFileSync } from 'node:fs';
 import type { LoadPlan } from '../lib/load-plan.ts';
@@ -39,12 +46,16 @@ const EXIT: Record<string, number> = {
   'load-passed.machine-readable': 0,
   'load-held.legacy': 0,
   'load-overloaded.legacy': 99,
+  'load-rate200-healthy.legacy': 0,
+  'load-rate200-slowed2x.legacy': 99,
+  'stress-run1.legacy': 0,
+  'stress-run2.legacy': 0,
 };
 
 const LOAD_MARKERS = { abort: 'run_aborted', clock: 'run_clock_ms' };
-const loadPlan = (rate: number, p95Ms: number, p99Ms: number): LoadPlan => ({
+const loadPlan = (rate: number, p95Ms: number, p99Ms: number, durationS = 20): LoadPlan => ({
   rate,
-  durationS: 20,
+  durationS,
   p95Ms,
   p99Ms,
   errorRate: 0.001,
@@ -141,6 +152,37 @@ describe('k6 summaries', () => {
     expect(failed).toContain('http_req_duration{op:get}');
     // No request failed: without the arrival-based thresholds this run would look merely slow.
     expect(results.filter((r) => r.metric.startsWith('http_req_failed')).every((r) => r.ok === true)).toBe(true);
+  });
+
+  test('load at 200 journeys/s: the healthy service passes (k6 exit 0), the same service at 2x CPU per request fails (exit 99)', () => {
+    const plan = loadPlan(200, 100, 250, 30);
+    const declared = loadThresholds(plan, { run_aborted: ['count==0'] });
+    const healthy = loadVerdict(readSummary(fixture('load-rate200-healthy.legacy')), declared, 30, LOAD_MARKERS);
+    expect(healthy.decision.verdict).toBe('PASSED');
+    const slowed = loadVerdict(readSummary(fixture('load-rate200-slowed2x.legacy')), declared, 30, LOAD_MARKERS);
+    expect(slowed.decision.verdict).toBe('FAILED');
+    const failed = slowed.results.filter((r) => r.ok === false).map((r) => r.metric);
+    expect(failed).toContain('dropped_iterations{scenario:load}');
+    expect(failed).toContain('iterations{scenario:load}');
+    expect(failed).toContain('http_req_duration{op:update}');
+    expect(slowed.decision.reasons.join('\n')).not.toContain('PASSED');
+  });
+
+  test('stress: two back-to-back real runs both hold the floor step and name the rate they held', () => {
+    const plan = planSteps(stepRates('', 40, 320, 1.5), 10, 2, 1);
+    const limits = { p95Ms: 200, errorRate: 0.01, dropRate: 0.001, achievedRatio: 0.97 };
+    const held = ['stress-run1.legacy', 'stress-run2.legacy'].map((name) => {
+      const steps = analyzeSteps(
+        readSummary(fixture(name)),
+        plan,
+        ['create', 'list', 'get', 'update', 'delete'],
+        limits,
+      );
+      expect(steps[0]?.ok).toBe(true);
+      return highestHeld(steps)?.rate;
+    });
+    // The first run held all six steps; the second dropped 31 arrivals at 304 and held 203.
+    expect(held).toEqual([304, 203]);
   });
 
   test('load: the same healthy run fails a plan it did not hold (thresholds come from the plan)', () => {
