@@ -219,3 +219,101 @@ describe("GET /api/tasks with a bad cursor answers 422", () => {
     }
   });
 });
+
+// A list longer than a few ANCHOR_EVERY (500): deep offsets start from the anchors the service keeps per
+// list (src/tasks/anchors.ts) once a deep page was walked. Every page must equal what OFFSET gives, at the
+// anchors, right around them and between them, and again after each kind of write (anchors go stale).
+describe("GET /api/tasks at deep offsets of a long list", () => {
+  const user = newUser("deep");
+  const COUNT = 3_300;
+  const COLUMNS: Record<string, string> = { created_at: "created_at", updated_at: "updated_at", title: "title" };
+  beforeAll(async () => {
+    // One task through the API (it makes the user's counter row), the rest by SQL, then the counters.
+    expect((await api.as(user, "POST", "/api/tasks", { title: "a" })).status).toBe(201);
+    const titles = sql.raw(`(array[${TITLES.map((t) => `'${t}'`).join(", ")}])`);
+    await database.write(async (db) => {
+      await db.execute(sql`
+        insert into tasks (title, user_id, status, created_at, updated_at)
+        select ${titles}[1 + i % ${TITLES.length}] || case when i % 3 = 0 then '' else (i % 41)::text end, ${user},
+          (array['pending', 'in_progress', 'completed'])[1 + i % 3],
+          timestamptz '2026-01-01 00:00:00.000100+00' + (i % 900) * interval '1 microsecond',
+          timestamptz '2026-01-01 00:00:00.000100+00' + (i * 7 % 1300) * interval '1 microsecond'
+        from generate_series(1, ${COUNT - 1}) i`);
+      await db.execute(sql`
+        update task_counts c set total = n.total, pending = n.pending, in_progress = n.in_progress, completed = n.completed
+        from (select count(*) as total, count(*) filter (where status = 'pending') as pending,
+          count(*) filter (where status = 'in_progress') as in_progress,
+          count(*) filter (where status = 'completed') as completed from tasks where user_id = ${user}) n
+        where c.user_id = ${user}`);
+    });
+  }, 30_000);
+
+  /** The ids OFFSET gives for the page, straight from the table. */
+  async function truth(sort: string, status: string | undefined, offset: number) {
+    const column = sql.raw(COLUMNS[sort.replace("-", "")]!);
+    const dir = sql.raw(sort.startsWith("-") ? "desc" : "asc");
+    const rows = await database.read((db) =>
+      db.execute(sql`select id from tasks where user_id = ${user} ${status ? sql`and status = ${status}` : sql``}
+        order by ${column} ${dir}, id ${dir} offset ${offset} limit 20`),
+    );
+    return (Array.isArray(rows) ? rows : (rows as { rows: unknown[] }).rows).map((r) =>
+      Number((r as { id: unknown }).id),
+    );
+  }
+
+  async function expectPages(sort: string, status: string | undefined, offsets: number[], total: number) {
+    const filter = status ? `status=${status}&` : "";
+    for (const offset of offsets) {
+      const page = await api.as(user, "GET", `/api/tasks?${filter}limit=20&offset=${offset}&sort=${sort}`);
+      expect(page.status).toBe(200);
+      expect({ sort, status, offset, ids: page.body.map((t: { id: number }) => t.id) }).toEqual({
+        sort,
+        status,
+        offset,
+        ids: await truth(sort, status, offset),
+      });
+      expect(page.headers.get("x-total-count")).toBe(String(total));
+    }
+  }
+
+  // The first offset of each list is walked (and takes the anchors); the others start at an anchor.
+  const ALL = [1_700, 0, 499, 500, 501, 519, 999, 1_000, 1_234, 1_499, 1_500, 1_777, 2_500, 3_000, 3_280, 3_299, 3_300];
+  const COMPLETED = [600, 499, 500, 501, 999, 1_000, 1_001, 1_090, 1_099, 1_100];
+
+  test("every page around and between the anchors, in every sort, is the OFFSET page", async () => {
+    for (const sort of SORTS) {
+      await expectPages(sort, undefined, ALL, COUNT);
+      await expectPages(sort, "completed", COMPLETED, COUNT / 3);
+    }
+  }, 60_000);
+
+  test("after every kind of write, deep pages are the OFFSET pages of the new list", async () => {
+    const checkAll = async (total: number, completed: number) => {
+      for (const sort of SORTS) {
+        await expectPages(sort, undefined, [1_000, 1_501, 2_222], total);
+        await expectPages(sort, "completed", [600, 1_000], completed);
+      }
+    };
+    await checkAll(COUNT, COUNT / 3);
+    const middle = (await api.as(user, "GET", "/api/tasks?limit=1&offset=1650&sort=title")).body[0];
+    // A task that sorts first by title and is the newest: every later position moves by one.
+    const created = await api.as(user, "POST", "/api/tasks", { title: "!", status: "completed" });
+    expect(created.status).toBe(201);
+    await checkAll(COUNT + 1, COUNT / 3 + 1);
+    // A title change only (no counter changes): the task moves in the title and updated_at orders.
+    expect((await api.as(user, "PUT", `/api/tasks/${middle.id}`, { title: "~" })).status).toBe(200);
+    await checkAll(COUNT + 1, COUNT / 3 + 1);
+    // A status change: the task leaves or joins the filtered list.
+    const status = middle.status === "completed" ? "pending" : "completed";
+    expect((await api.as(user, "PATCH", `/api/tasks/${middle.id}`, { status })).status).toBe(200);
+    const completed = COUNT / 3 + 1 + (status === "completed" ? 1 : -1);
+    await checkAll(COUNT + 1, completed);
+    expect((await api.as(user, "DELETE", `/api/tasks/${created.body.id}`)).status).toBe(204);
+    await checkAll(COUNT, completed - 1);
+    // A write that is not the service's own (an operator's SQL) is seen too.
+    await database.write((db) =>
+      db.execute(sql`update tasks set created_at = created_at - interval '1 day' where id = ${middle.id}`),
+    );
+    await checkAll(COUNT, completed - 1);
+  }, 120_000);
+});

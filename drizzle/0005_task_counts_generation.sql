@@ -1,0 +1,1 @@
+ALTER TABLE "task_counts" ADD COLUMN "generation" bigint DEFAULT 0 NOT NULL;
