@@ -1,18 +1,23 @@
-// `bun bench/list-cost.ts [--requests 300] [--big 10000] [--small 20] [--admin-url postgres://...]`
+// `bun bench/list-cost.ts [--requests 300] [--big 10000] [--small 20] [--baseline <git ref>] [--admin-url postgres://...]`
 // Does a list cost the same whatever the user holds? A fresh database, the service (`bun src/index.ts`,
 // fair-share limits off), background users, one user with --big tasks and one with --small tasks.
 // Every query runs --requests times per user, the two users alternating request by request over one
 // keep-alive connection, so both see the same machine; the table gives each user's p50/p95 and the
-// ratios. Then EXPLAIN ANALYZE of the service's own statement for the worst ratios.
+// ratios. With --baseline, the service of that commit runs too, on the same database (migrated by this
+// one), its requests interleaved with these: its ratios are in the same table, from the same run.
+// Then EXPLAIN ANALYZE of the service's own statement for the worst ratios.
 
+import { rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { parseArgs } from "node:util";
 import { drizzle } from "drizzle-orm/postgres-js";
 import { SignJWT } from "jose";
 import postgres from "postgres";
 import * as schema from "../src/db/schema";
+import { ANCHOR_EVERY } from "../src/tasks/anchors";
 import { SORTS, type Sort, type TaskStatus } from "../src/tasks/constants";
 import { decodeCursor } from "../src/tasks/cursor";
-import { type ListMode, listQuery } from "../src/tasks/list";
+import { anchorsQuery, type ListMode, listQuery } from "../src/tasks/list";
 import { freePort } from "./server";
 
 const { values: args } = parseArgs({
@@ -20,6 +25,7 @@ const { values: args } = parseArgs({
     requests: { type: "string", default: "300" },
     big: { type: "string", default: "10000" },
     small: { type: "string", default: "20" },
+    baseline: { type: "string" },
     "admin-url": {
       type: "string",
       default: process.env.BENCH_ADMIN_URL ?? "postgres://postgres@127.0.0.1:5432/postgres",
@@ -38,11 +44,15 @@ const dbUrl = Object.assign(new URL(args["admin-url"]!), { pathname: `/${dbName}
 const secret = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64");
 const log = (msg: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${msg}`);
 let service: ReturnType<typeof Bun.spawn> | undefined;
+let baseline: ReturnType<typeof Bun.spawn> | undefined;
 let sql: postgres.Sql | undefined;
+const baselineDir = `${tmpdir()}/tasks-listcost-${process.pid}`;
 
 async function cleanup() {
-  service?.kill("SIGTERM");
+  for (const s of [service, baseline]) s?.kill("SIGTERM");
   await service?.exited;
+  await baseline?.exited;
+  rmSync(baselineDir, { recursive: true, force: true });
   await sql?.end();
   await admin.unsafe(`drop database if exists "${dbName}" with (force)`).catch(() => {});
   await admin.end();
@@ -78,10 +88,11 @@ interface Query {
   bigAfter?: string;
 }
 
-try {
-  await admin.unsafe(`create database "${dbName}"`);
+/** `bun src/index.ts` of `dir` on a free port, limits off; its base URL once it is ready. */
+async function serve(dir: string, migrate: boolean) {
   const port = freePort();
-  service = Bun.spawn(["bun", `${import.meta.dir}/../src/index.ts`], {
+  const proc = Bun.spawn(["bun", `${dir}/src/index.ts`], {
+    cwd: dir,
     env: {
       PATH: process.env.PATH ?? "/usr/bin:/bin",
       NODE_ENV: "production",
@@ -90,6 +101,7 @@ try {
       DATABASE_URL: dbUrl,
       BETTER_AUTH_SECRET: secret,
       LOG_LEVEL: "error",
+      MIGRATE_ON_START: String(migrate),
       RATE_LIMIT_PER_MINUTE: "0",
       USER_CONCURRENCY: "0",
       MAX_TASKS_PER_USER: "0",
@@ -106,8 +118,23 @@ try {
     ));
     i++
   ) {
-    if (i > 300 || service.exitCode !== null) throw new Error("the service did not become ready");
+    if (i > 300 || proc.exitCode !== null) throw new Error(`the service of ${dir} did not become ready`);
     await Bun.sleep(100);
+  }
+  return { proc, base };
+}
+
+try {
+  await admin.unsafe(`create database "${dbName}"`);
+  const current = await serve(`${import.meta.dir}/..`, true);
+  service = current.proc;
+  let baselineBase: string | undefined;
+  if (args.baseline) {
+    log(`baseline: ${args.baseline}, its own install`);
+    await Bun.$`mkdir -p ${baselineDir} && git -C ${import.meta.dir}/.. archive ${args.baseline} | tar -x -C ${baselineDir} && cd ${baselineDir} && bun install --frozen-lockfile`.quiet();
+    const old = await serve(baselineDir, false);
+    baseline = old.proc;
+    baselineBase = old.base;
   }
   sql = postgres(dbUrl, { max: 2, onnotice: () => {} });
   log(`seeding: ${BACKGROUND_USERS} users x ${BACKGROUND_TASKS}, one user with ${BIG}, one with ${SMALL}`);
@@ -122,7 +149,7 @@ try {
   await sql`vacuum analyze task_counts`;
 
   const tokens = { big: await tokenFor("big"), small: await tokenFor("small") };
-  const get = async (who: "big" | "small", path: string) => {
+  const get = async (who: "big" | "small", path: string, base = current.base) => {
     const started = performance.now();
     const res = await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${tokens[who]}` } });
     const body = await res.arrayBuffer();
@@ -213,27 +240,30 @@ try {
     });
   }
 
-  log(`${queries.length} queries x ${REQUESTS} requests per user, alternating`);
+  log(`${queries.length} queries x ${REQUESTS} requests per user${baselineBase ? " and service" : ""}, alternating`);
+  const targets = baselineBase ? [current.base, baselineBase] : [current.base];
   for (const q of queries)
-    for (let i = 0; i < 30; i++) {
-      await get("big", q.big);
-      await get("small", q.small);
-    }
-  const rows: { q: Query; big: number[]; small: number[] }[] = [];
+    for (const base of targets)
+      for (let i = 0; i < 30; i++) {
+        await get("big", q.big, base);
+        await get("small", q.small, base);
+      }
+  type Times = { big: number[]; small: number[] };
+  const rows: { q: Query; big: number[]; small: number[]; old?: Times }[] = [];
   for (const q of queries) {
-    const big: number[] = [],
-      small: number[] = [];
+    const times = targets.map((): Times => ({ big: [], small: [] }));
     for (let i = 0; i < REQUESTS; i++) {
       // Alternate which goes first, so neither always meets a warmer or colder machine.
-      if (i % 2) {
-        big.push((await get("big", q.big)).ms);
-        small.push((await get("small", q.small)).ms);
-      } else {
-        small.push((await get("small", q.small)).ms);
-        big.push((await get("big", q.big)).ms);
+      for (const t of i % 2 ? [0, 1] : [1, 0]) {
+        const base = targets[t];
+        if (!base) continue;
+        const into = times[t]!;
+        for (const who of i % 4 < 2 ? (["big", "small"] as const) : (["small", "big"] as const))
+          into[who].push((await get(who, q[who], base)).ms);
       }
     }
-    rows.push({ q, big: big.sort((a, b) => a - b), small: small.sort((a, b) => a - b) });
+    const sorted = (t: Times) => ({ big: t.big.sort((a, b) => a - b), small: t.small.sort((a, b) => a - b) });
+    rows.push({ q, ...sorted(times[0]!), old: times[1] && sorted(times[1]) });
   }
 
   const f = (n: number) => n.toFixed(2);
@@ -242,12 +272,13 @@ try {
   );
   // The p50 ratio too: on a busy machine the p95s are mostly the machine's noise, and the p50s show
   // what the work itself costs.
-  console.log(`| query | ${SMALL} tasks p50 | p95 | ${BIG} tasks p50 | p95 | p95 ratio | p50 ratio |`);
-  console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+  const old = baselineBase ? ` | ${args.baseline}: p95 ratio | p50 ratio` : "";
+  console.log(`| query | ${SMALL} tasks p50 | p95 | ${BIG} tasks p50 | p95 | p95 ratio | p50 ratio${old} |`);
+  console.log(`| --- | ---: | ---: | ---: | ---: | ---: | ---:${baselineBase ? " | ---: | ---:" : ""} |`);
   for (const r of rows) {
-    const ratio = (q: number) => `${(quantile(r.big, q) / quantile(r.small, q)).toFixed(2)}x`;
+    const ratio = (t: Times, q: number) => `${(quantile(t.big, q) / quantile(t.small, q)).toFixed(2)}x`;
     console.log(
-      `| ${r.q.name} | ${f(quantile(r.small, 0.5))} | ${f(quantile(r.small, 0.95))} | ${f(quantile(r.big, 0.5))} | ${f(quantile(r.big, 0.95))} | ${ratio(0.95)} | ${ratio(0.5)} |`,
+      `| ${r.q.name} | ${f(quantile(r.small, 0.5))} | ${f(quantile(r.small, 0.95))} | ${f(quantile(r.big, 0.5))} | ${f(quantile(r.big, 0.95))} | ${ratio(r, 0.95)} | ${ratio(r, 0.5)}${r.old ? ` | ${ratio(r.old, 0.95)} | ${ratio(r.old, 0.5)}` : ""} |`,
     );
   }
 
@@ -257,7 +288,6 @@ try {
     .sort((a, b) => quantile(b.big, 0.95) / quantile(b.small, 0.95) - quantile(a.big, 0.95) / quantile(a.small, 0.95))
     .slice(0, 3);
   for (const { q } of worst) {
-    const { sql: text, params } = listQuery(db, q.sort, q.status, q.mode).toSQL();
     const position = q.bigAfter ? decodeCursor(q.bigAfter, q.sort, q.status) : undefined;
     if (position && "error" in position) throw new Error(position.error);
     const values: Record<string, unknown> = {
@@ -268,10 +298,30 @@ try {
       key: position?.key,
       id: position?.id,
     };
+    // A deep offset runs from the list's anchors once the service has them (the warm-up took them):
+    // the same anchors, taken here, make the same statement.
+    let mode = q.mode;
+    const at = Math.floor(q.offset / ANCHOR_EVERY) - 1;
+    if (mode === "offset" && at >= 0) {
+      const anchors = await anchorsQuery(db, q.sort, q.status)
+        .prepare(`bench_anchors_${queries.indexOf(q)}`)
+        .execute({ userId: "big", status: q.status, every: ANCHOR_EVERY });
+      const anchor = anchors[at];
+      if (anchor) {
+        mode = "anchored";
+        Object.assign(values, {
+          key: anchor.key,
+          id: anchor.id,
+          from: q.offset - (at + 1) * ANCHOR_EVERY,
+          generation: anchor.generation,
+        });
+      }
+    }
+    const { sql: text, params } = listQuery(db, q.sort, q.status, mode).toSQL();
     const bound = params.map((p: any) => (p && typeof p === "object" && "name" in p ? values[p.name] : p));
     const plan = await sql.unsafe(`explain (analyze, buffers, costs off) ${text}`, bound as any[]);
     console.log(
-      `\nEXPLAIN ANALYZE, ${BIG}-task user, ${q.name}:\n${plan.map((r: any) => `  ${r["QUERY PLAN"]}`).join("\n")}`,
+      `\nEXPLAIN ANALYZE, ${BIG}-task user, ${q.name} (${mode}):\n${plan.map((r: any) => `  ${r["QUERY PLAN"]}`).join("\n")}`,
     );
   }
 } finally {
