@@ -1,5 +1,5 @@
 // `bun run bench:noisy [--seconds 15] [--rounds 2] [--victims 400] [--connections 100]
-// [--attacker-connections 32] [--rate-per-minute 600] [--pool 10] [--server-log /dev/null] [--admin-url postgres://...]`
+// [--attacker-connections 32] [--rate-per-minute 600] [--tarpit-ms 1000] [--pool 10] [--server-log /dev/null] [--admin-url postgres://...]`
 // Does one user's flood of expensive lists slow everybody else down? A fresh database, the compiled
 // service with the fair-share limits at their defaults, --victims users x 20 tasks (through the API) and
 // one attacker holding MAX_TASKS_PER_USER tasks. Each round runs the bench's mix for the victims under wrk
@@ -24,6 +24,7 @@ const { values: args } = parseArgs({
     "attacker-connections": { type: "string", default: "32" },
     pool: { type: "string", default: "10" },
     "rate-per-minute": { type: "string", default: "600" },
+    "tarpit-ms": { type: "string", default: "1000" },
     "server-log": { type: "string", default: "/dev/null" },
     "admin-url": {
       type: "string",
@@ -186,6 +187,7 @@ try {
     BETTER_AUTH_SECRET: secret,
     DB_POOL_MAX: String(poolMax),
     RATE_LIMIT_PER_MINUTE: args["rate-per-minute"]!,
+    RATE_LIMIT_TARPIT_MS: args["tarpit-ms"]!,
   };
   service = await startService(`${tmp}/tasks-api`, env, freePort(), args["server-log"]!);
   sql = postgres(dbUrl, { max: 2, onnotice: () => {} });
@@ -280,7 +282,7 @@ try {
   const lines = [
     `# noisy neighbour, ${new Date().toISOString()}`,
     `machine: ${cpus().length} cores, load average ${readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ")} at the end; bun ${Bun.version}`,
-    `service: compiled binary, DB_POOL_MAX=${poolMax}; fair share at the defaults (RATE_LIMIT_PER_MINUTE=${args["rate-per-minute"]}, RATE_LIMIT_BURST=100, USER_CONCURRENCY=4, USER_QUEUE_TIMEOUT_MS=2000, MAX_TASKS_PER_USER=10000)`,
+    `service: compiled binary, DB_POOL_MAX=${poolMax}; fair share at the defaults (RATE_LIMIT_PER_MINUTE=${args["rate-per-minute"]}, RATE_LIMIT_BURST=100, RATE_LIMIT_TARPIT_MS=${args["tarpit-ms"]}, USER_CONCURRENCY=4, USER_QUEUE_TIMEOUT_MS=2000, MAX_TASKS_PER_USER=10000)`,
     `victims: ${victims} users x ${TASKS_PER_VICTIM} tasks, the bench's mix (60 % GET, 20 % list, 10 % POST, 10 % PUT), wrk -t2 -c${connections} -d${seconds}s`,
     `attacker: 1 user x ${ATTACKER_TASKS} tasks, wrk -t1 -c${attackerConnections} -d${seconds}s, in turn: ${paths.map((p) => p.replace(/cursor=[^&]+/, "cursor=…")).join(", ")}`,
     "",

@@ -32,6 +32,8 @@ export const DEFAULT_DATABASE_LIMITS: DatabaseLimits = Object.freeze({
 export interface FairShareConfig {
   rateLimitPerMinute: number;
   rateLimitBurst: number;
+  /** How long a refusal of a user refused many times in a row is held before it is answered (src/limits/tarpit.ts). */
+  rateLimitTarpitMs: number;
   userConcurrency: number;
   userQueueTimeoutMs: number;
   maxTasksPerUser: number;
@@ -40,6 +42,7 @@ export interface FairShareConfig {
 export const DEFAULT_FAIR_SHARE: FairShareConfig = Object.freeze({
   rateLimitPerMinute: 600,
   rateLimitBurst: 100,
+  rateLimitTarpitMs: 1000,
   userConcurrency: 4,
   userQueueTimeoutMs: 2000,
   maxTasksPerUser: 10_000,
@@ -54,6 +57,8 @@ const INTEGER_VARIABLES = {
   pipeline: ["DB_PIPELINE", 1, 100],
   rateLimitPerMinute: ["RATE_LIMIT_PER_MINUTE", 0, 6_000_000],
   rateLimitBurst: ["RATE_LIMIT_BURST", 0, 1_000_000],
+  // At most a second: Retry-After never says less, so a client that waits as told loses nothing.
+  rateLimitTarpitMs: ["RATE_LIMIT_TARPIT_MS", 0, 1000],
   userConcurrency: ["USER_CONCURRENCY", 0, 10_000],
   userQueueTimeoutMs: ["USER_QUEUE_TIMEOUT_MS", 0, 600_000],
   maxTasksPerUser: ["MAX_TASKS_PER_USER", 0, 1_000_000_000],

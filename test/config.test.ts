@@ -34,6 +34,7 @@ describe("configuration", () => {
     expect(config.fairShare).toEqual({
       rateLimitPerMinute: 600,
       rateLimitBurst: 100,
+      rateLimitTarpitMs: 1000,
       userConcurrency: 4,
       userQueueTimeoutMs: 2000,
       maxTasksPerUser: 10_000,
@@ -65,6 +66,7 @@ describe("configuration", () => {
     ["DB_PIPELINE", "101"],
     ["RATE_LIMIT_PER_MINUTE", "-1"],
     ["RATE_LIMIT_BURST", "lots"],
+    ["RATE_LIMIT_TARPIT_MS", "1001"],
     ["USER_CONCURRENCY", "1.5"],
     ["USER_QUEUE_TIMEOUT_MS", "soon"],
     ["MAX_TASKS_PER_USER", "ten"],

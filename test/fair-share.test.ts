@@ -1,5 +1,7 @@
 import { beforeAll, describe, expect, test } from "bun:test";
+import { eq } from "drizzle-orm";
 import type { Database } from "../src/db/client";
+import { tasks } from "../src/db/schema";
 import { testDatabase } from "./setup";
 import { buildApp, newUser, type TestApp } from "./support/app";
 
@@ -82,6 +84,60 @@ describe("rate limit per user", () => {
       expect(res.status).toBe(200);
       expect(res.headers.get("ratelimit")).toBeNull();
     }
+  });
+});
+
+describe("a user who keeps sending past the rate limit", () => {
+  test("gets the refusals after the first 10 in a row held RATE_LIMIT_TARPIT_MS, with the 429's headers, nothing run, and nobody else waits", async () => {
+    const now = 0; // the buckets' clock stands still: no token comes back during the test
+    const api = await buildApp({
+      database: shared,
+      fairShare: { rateLimitPerMinute: 600, rateLimitBurst: 2, rateLimitTarpitMs: 400, userConcurrency: 0 },
+      clock: () => now,
+    });
+    const greedy = newUser("hammer");
+    const timed = async (user: string, method: string, path: string, body?: unknown) => {
+      const started = performance.now();
+      const res = await api.as(user, method, path, body);
+      return { res, ms: performance.now() - started };
+    };
+    for (let i = 0; i < 2; i++) expect((await timed(greedy, "GET", "/api/tasks")).res.status).toBe(200);
+    // The first ten refusals in a row come back at once.
+    for (let i = 0; i < 10; i++) {
+      const { res, ms } = await timed(greedy, "GET", "/api/tasks");
+      expect(res.status).toBe(429);
+      expect(ms).toBeLessThan(300);
+    }
+    // The next ones are held; meanwhile another user is answered at once.
+    const held = [timed(greedy, "POST", "/api/tasks", { title: "held" }), timed(greedy, "GET", "/api/tasks")];
+    await Bun.sleep(50);
+    const other = await timed(newUser("bystander"), "GET", "/api/tasks");
+    expect(other.res.status).toBe(200);
+    expect(other.ms).toBeLessThan(300);
+    for (const { res, ms } of await Promise.all(held)) {
+      expect(res.status).toBe(429);
+      expect(ms).toBeGreaterThanOrEqual(390);
+      expect(res.body).toEqual({ detail: "Too many requests" });
+      expect(res.headers.get("retry-after")).toBe("1");
+      expect(res.headers.get("ratelimit")).toBe('"per-user";r=0;t=1');
+      expect(res.headers.get("ratelimit-policy")).toBe('"per-user";q=2;w=1');
+    }
+    // The held POST created nothing.
+    const rows = await shared.read((db) => db.select().from(tasks).where(eq(tasks.userId, greedy)));
+    expect(rows).toEqual([]);
+  });
+
+  test("RATE_LIMIT_TARPIT_MS=0 answers every refusal at once", async () => {
+    const api = await buildApp({
+      database: shared,
+      fairShare: { rateLimitPerMinute: 600, rateLimitBurst: 1, rateLimitTarpitMs: 0, userConcurrency: 0 },
+      clock: () => 0,
+    });
+    const user = newUser();
+    expect((await api.as(user, "GET", "/api/tasks")).status).toBe(200);
+    const started = performance.now();
+    for (let i = 0; i < 20; i++) expect((await api.as(user, "GET", "/api/tasks")).status).toBe(429);
+    expect(performance.now() - started).toBeLessThan(2000);
   });
 });
 

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { RateLimiter } from "../src/limits/rate-limit";
+import { Tarpit } from "../src/limits/tarpit";
 import { QueueTimeoutError, UserQueue } from "../src/limits/user-queue";
 
 // A clock the test moves by hand, so refill is exact.
@@ -106,5 +107,34 @@ describe("UserQueue", () => {
     expect(error).toBeInstanceOf(QueueTimeoutError);
     release();
     expect(queue.size).toBe(0);
+  });
+});
+
+describe("strikes and the tarpit", () => {
+  test("refusals in a row count as strikes, back to none once a take leaves a whole token", () => {
+    const c = clock();
+    const limiter = new RateLimiter({ perMinute: 60, burst: 2, now: c.now });
+    const strikes = () => limiter.take("eve").strikes;
+    expect([strikes(), strikes(), strikes(), strikes()]).toEqual([0, 0, 1, 2]);
+    c.ms += 1000; // one token back: allowed, but the bucket is empty again, so still at the edge
+    expect([strikes(), strikes()]).toEqual([2, 3]);
+    c.ms += 2000; // waited as told: two tokens, one left after the take
+    expect(strikes()).toBe(0);
+  });
+
+  test("holds only past `after` strikes, at most perUser per user and maxHeld in all, and forgets users", async () => {
+    const tarpit = new Tarpit({ holdMs: 30, after: 2, perUser: 2, maxHeld: 3 });
+    expect(tarpit.hold("a", 2)).toBeUndefined();
+    const held = [tarpit.hold("a", 3), tarpit.hold("a", 4)];
+    expect(held.every((h) => h instanceof Promise)).toBe(true);
+    expect(tarpit.hold("a", 5)).toBeUndefined(); // a's bound
+    const b = tarpit.hold("b", 3);
+    expect(b).toBeInstanceOf(Promise);
+    expect(tarpit.hold("c", 3)).toBeUndefined(); // the bound of all
+    expect([tarpit.held, tarpit.size]).toEqual([3, 2]);
+    const started = performance.now();
+    await Promise.all([...held, b]);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(25);
+    expect([tarpit.held, tarpit.size]).toEqual([0, 0]);
   });
 });

@@ -3,10 +3,13 @@ import type { FairShareConfig } from "../config";
 import { elysiaConfig } from "../elysia-config";
 import { HttpError } from "../errors";
 import { RateLimiter } from "./rate-limit";
+import { Tarpit } from "./tarpit";
 import { QueueTimeoutError, UserQueue } from "./user-queue";
 
 export interface Limits {
   rate: RateLimiter | undefined;
+  /** Holds the refusals of a user who keeps sending past the rate limit (only with a rate limit). */
+  tarpit: Tarpit | undefined;
   queue: UserQueue | undefined;
 }
 
@@ -14,6 +17,7 @@ export function createLimits(config: FairShareConfig, now?: () => number): Limit
   const on = config.rateLimitPerMinute > 0 && config.rateLimitBurst > 0;
   return {
     rate: on ? new RateLimiter({ perMinute: config.rateLimitPerMinute, burst: config.rateLimitBurst, now }) : undefined,
+    tarpit: on && config.rateLimitTarpitMs > 0 ? new Tarpit({ holdMs: config.rateLimitTarpitMs }) : undefined,
     queue: config.userConcurrency > 0 ? new UserQueue(config.userConcurrency, config.userQueueTimeoutMs) : undefined,
   };
 }
@@ -21,7 +25,8 @@ export function createLimits(config: FairShareConfig, now?: () => number): Limit
 export const tooManyRequests = (headers: Record<string, string>) => new HttpError(429, "Too many requests", headers);
 
 /**
- * Rate limit, then the per-user queue, for every route registered after it; it must come right after
+ * Rate limit (a refusal of a user who keeps hammering held by the tarpit first), then the per-user
+ * queue, for every route registered after it; it must come right after
  * the auth plugin, whose `userId` it reads. The slot is held until the answer has been sent, errors
  * included, so a user's slow answers count against that user only.
  */
@@ -36,7 +41,11 @@ export function fairShare(limits: Limits) {
       if (limits.rate) {
         const decision = limits.rate.take(userId);
         Object.assign(context.set.headers, decision.headers);
-        if (!decision.allowed) throw tooManyRequests({ "retry-after": decision.headers["retry-after"]! });
+        if (!decision.allowed) {
+          const held = limits.tarpit?.hold(userId, decision.strikes);
+          if (held) await held;
+          throw tooManyRequests({ "retry-after": decision.headers["retry-after"]! });
+        }
       }
       if (limits.queue) {
         try {

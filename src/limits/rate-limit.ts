@@ -13,6 +13,8 @@ export interface RateLimitOptions {
 
 export interface RateDecision {
   allowed: boolean;
+  /** Refusals in a row for this user: since a take last left a whole token in the bucket. */
+  strikes: number;
   /** Headers for the answer, allowed or not (Retry-After only when refused). */
   headers: Record<string, string>;
 }
@@ -20,6 +22,7 @@ export interface RateDecision {
 interface Bucket {
   tokens: number;
   at: number;
+  strikes: number;
 }
 
 const POLICY = "per-user";
@@ -58,12 +61,16 @@ export class RateLimiter {
       bucket.at = now;
     } else {
       this.makeRoom(now);
-      bucket = { tokens: burst, at: now };
+      bucket = { tokens: burst, at: now, strikes: 0 };
     }
     this.buckets.set(key, bucket);
 
     const allowed = bucket.tokens >= 1;
     if (allowed) bucket.tokens -= 1;
+    // A client that waits as Retry-After says finds tokens left and is back to no strikes; one that
+    // keeps hammering an empty bucket only gets more.
+    if (!allowed) bucket.strikes++;
+    else if (bucket.tokens >= 1) bucket.strikes = 0;
     const remaining = Math.floor(bucket.tokens);
     // Seconds until the next whole token (the bucket is never full right after a take); a refused
     // request may retry exactly then.
@@ -73,7 +80,7 @@ export class RateLimiter {
       ratelimit: `"${POLICY}";r=${remaining};t=${next}`,
     };
     if (!allowed) headers["retry-after"] = String(next);
-    return { allowed, headers };
+    return { allowed, strikes: bucket.strikes, headers };
   }
 
   private makeRoom(now: number) {
