@@ -48,9 +48,6 @@ export const taskCounts = pgTable("task_counts", {
   pending: integer("pending").notNull().default(0),
   inProgress: integer("in_progress").notNull().default(0),
   completed: integer("completed").notNull().default(0),
-  // Bumped by a trigger on every insert, update and delete of the user's tasks (drizzle/0006), whoever
-  // writes: a list that cached positions in the user's order (src/tasks/anchors.ts) knows they still hold.
-  generation: bigint("generation", { mode: "number" }).notNull().default(0),
 });
 
 export type TaskRow = typeof tasks.$inferSelect;

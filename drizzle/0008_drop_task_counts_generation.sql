@@ -1,0 +1,1 @@
+ALTER TABLE "task_counts" DROP COLUMN "generation";
