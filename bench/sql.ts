@@ -15,7 +15,8 @@ const COUNTED = `counted as (
       insert into task_counts (user_id, total, pending, in_progress, completed)
       values ($4, 1, ($3::text = 'pending')::integer, ($3::text = 'in_progress')::integer, ($3::text = 'completed')::integer)
       on conflict (user_id) do update set total = task_counts.total + 1, pending = task_counts.pending + excluded.pending,
-        in_progress = task_counts.in_progress + excluded.in_progress, completed = task_counts.completed + excluded.completed
+        in_progress = task_counts.in_progress + excluded.in_progress, completed = task_counts.completed + excluded.completed,
+        generation = task_counts.generation + 1
       where $5::integer = 0 or task_counts.total < $5::integer
       returning user_id
     )`;
@@ -59,8 +60,9 @@ export const UPDATE = `with old as (
       update task_counts c set
         pending = c.pending + (ch.status = 'pending')::int - (ch.old_status = 'pending')::int,
         in_progress = c.in_progress + (ch.status = 'in_progress')::int - (ch.old_status = 'in_progress')::int,
-        completed = c.completed + (ch.status = 'completed')::int - (ch.old_status = 'completed')::int
-      from changed ch where c.user_id = $9 and ch.status <> ch.old_status
+        completed = c.completed + (ch.status = 'completed')::int - (ch.old_status = 'completed')::int,
+        generation = c.generation + 1
+      from changed ch where c.user_id = $9
     ) select * from changed`;
 /** The UPDATE's parameters for a PUT of title and status without If-Match. */
 export const updateParams = (id: number, userId: string, title: string, status: string) => [
@@ -82,7 +84,8 @@ export const DELETE = `with deleted as (
       update task_counts c set total = greatest(c.total - 1, 0),
         pending = greatest(c.pending - (d.status = 'pending')::int, 0),
         in_progress = greatest(c.in_progress - (d.status = 'in_progress')::int, 0),
-        completed = greatest(c.completed - (d.status = 'completed')::int, 0)
+        completed = greatest(c.completed - (d.status = 'completed')::int, 0),
+        generation = c.generation + 1
       from deleted d where c.user_id = $5
     ) select id from deleted`;
 export const deleteParams = (id: number, userId: string) => [id, userId, null, null, userId];

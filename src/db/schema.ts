@@ -48,6 +48,9 @@ export const taskCounts = pgTable("task_counts", {
   pending: integer("pending").notNull().default(0),
   inProgress: integer("in_progress").notNull().default(0),
   completed: integer("completed").notNull().default(0),
+  // Bumped by every write of the user's tasks, in the write's own statement (src/tasks/repository.ts): a
+  // list that cached positions in the user's order (src/tasks/anchors.ts) knows whether they still hold.
+  generation: bigint("generation", { mode: "number" }).notNull().default(0),
 });
 
 export type TaskRow = typeof tasks.$inferSelect;

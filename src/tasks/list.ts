@@ -4,6 +4,7 @@ import type { Db } from "../db/client";
 import { perHandle } from "../db/per-handle";
 import { prepareRaw, type RawStatement } from "../db/raw";
 import { taskCounts, tasks } from "../db/schema";
+import { ANCHOR_EVERY, AnchorCache, type Anchors, spacingFor } from "./anchors";
 import type { Sort, TaskStatus } from "./constants";
 import type { Position } from "./cursor";
 import type { TaskRecord } from "./model";
@@ -46,12 +47,20 @@ const p = sql.placeholder;
  *   starts the index scan, right after the previous page's last task: the hundredth page costs what
  *   the first does;
  * - `offset`: the skipped entries are read from the index alone (an index-only scan of ids; the table is
- *   read for the page's rows only), from the nearer end, so no offset steps over more than half of
- *   the user's tasks: cheaper, not free.
+ *   read for the page's rows only), from the nearest known position: an anchor (src/tasks/anchors.ts)
+ *   when this process has valid ones for the list, else the nearer end, so no offset steps over more
+ *   than ANCHOR_EVERY entries once the list's anchors are known, nor over more than half of them before.
  * The extra row says whether a next page exists (then `next` is the position of the page's last task).
  */
 export async function listTasks(db: Db, userId: string, q: ListInput): Promise<ListPage> {
-  const mode: ListMode = q.after ? "after" : q.offset > 0 ? "offset" : "first";
+  if (q.offset > 0 && !q.after) return listByOffset(db, userId, q);
+  const rows = await run(db, userId, q, q.after ? "after" : "first", { key: q.after?.key, id: q.after?.id });
+  return pageOf(db, userId, q, rows);
+}
+
+export type ListMode = "first" | "after" | "offset" | "anchored";
+
+function run(db: Db, userId: string, q: ListInput, mode: ListMode, extra: Record<string, unknown> = {}) {
   const name = `list_${q.sort.replace("-", "desc_")}_${q.status ?? "all"}_${mode}`;
   const statements = listStatements(db);
   let statement = statements.get(name);
@@ -60,14 +69,10 @@ export async function listTasks(db: Db, userId: string, q: ListInput): Promise<L
     statement = prepareRaw<ListRow>(db, name, listQuery(db, q.sort, q.status, mode).getSQL());
     statements.set(name, statement);
   }
-  const rows = await statement({
-    userId,
-    status: q.status,
-    limit: q.limit + 1,
-    offset: q.offset,
-    key: q.after?.key,
-    id: q.after?.id,
-  });
+  return statement({ userId, status: q.status, limit: q.limit + 1, offset: q.offset, ...extra });
+}
+
+async function pageOf(db: Db, userId: string, q: ListInput, rows: ListRow[]): Promise<ListPage> {
   if (rows.length === 0)
     return { rows: [], total: q.offset === 0 && !q.after ? 0 : await countOf(db, userId, q.status) };
   const page = rows.slice(0, q.limit);
@@ -79,11 +84,46 @@ export async function listTasks(db: Db, userId: string, q: ListInput): Promise<L
   };
 }
 
-export type ListMode = "first" | "after" | "offset";
+/**
+ * An offset page from the nearest anchor when this process has anchors for the list; the statement
+ * itself falls back to the walk from the nearer end if the user's tasks changed since they were taken
+ * (it answers the generation it saw, so the stale anchors are dropped). A walk over more than
+ * ANCHOR_EVERY entries then takes the list's anchors (one more index-only scan of it, paid by this
+ * request of this user), so the next deep page of the same list costs what a shallow one does.
+ */
+async function listByOffset(db: Db, userId: string, q: ListInput): Promise<ListPage> {
+  const cache = anchorCaches(db);
+  const cacheKey = `${userId}\u0000${q.sort}\u0000${q.status ?? ""}`;
+  const anchors = cache.get(cacheKey);
+  const at = anchors ? Math.floor(q.offset / anchors.every) - 1 : -1;
+  let rows: ListRow[];
+  let walked = true;
+  if (anchors && at >= 0 && at < anchors.points.length) {
+    const anchor = anchors.points[at]!;
+    rows = await run(db, userId, q, "anchored", {
+      key: anchor.key,
+      id: anchor.id,
+      from: q.offset - (at + 1) * anchors.every,
+      generation: anchors.generation,
+    });
+    // No row: past the end (or nothing), whichever branch ran; the anchors may still be good.
+    walked = rows.length > 0 && Number(rows[0]!.generation) !== anchors.generation;
+    if (walked) cache.delete(cacheKey);
+  } else rows = await run(db, userId, q, "offset");
+  const total = Number(rows[0]?.total ?? 0);
+  if (walked && Math.min(q.offset, total - q.offset - q.limit) > ANCHOR_EVERY) {
+    const taken = await anchorsOf(db, userId, q.sort, q.status, spacingFor(total));
+    if (taken) cache.set(cacheKey, taken);
+  }
+  return pageOf(db, userId, q, rows);
+}
 
 // The prepared statement of each list shape (sort, filter, mode: 72 at most), by its name.
-type ListRow = TaskRecord & { key: string; total: number | string };
+type ListRow = TaskRecord & { key: string; total: number | string; generation?: string | null };
 const listStatements = perHandle(() => new Map<string, RawStatement<ListRow>>());
+const anchorCaches = perHandle(() => new AnchorCache());
+type AnchorRow = { key: string; id: number | string; generation: string | null };
+const anchorStatements = perHandle(() => new Map<string, RawStatement<AnchorRow>>());
 const countStatements = perHandle((db) => {
   const count = (status: TaskStatus | undefined) =>
     db
@@ -103,36 +143,43 @@ const countStatements = perHandle((db) => {
 export function listQuery(db: Db, sort: Sort, status: TaskStatus | undefined, mode: ListMode) {
   const { column, descending } = SORT_COLUMNS[sort];
   const order = descending ? [desc(column), desc(tasks.id)] : [asc(column), asc(tasks.id)];
-  const scope = status
-    ? and(eq(tasks.userId, p("userId")), eq(tasks.status, p("status")))
-    : eq(tasks.userId, p("userId"));
+  const scope = scopeOf(status);
+  const counter = (c: PgColumn) => sql`(select ${c} from ${taskCounts} where ${taskCounts.userId} = ${p("userId")})`;
   const fields = {
     task: tasks,
-    // The timestamp to the microsecond, as text: the cursor must hold exactly what the index holds.
     // Named, as the rows are read by column name (a bare title would be a second "title").
-    key: (column === tasks.title
-      ? sql<string>`${column}`
-      : sql<string>`to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`
-    ).as("key"),
-    total:
-      sql<number>`coalesce((select ${COUNTERS[status ?? "all"]} from ${taskCounts} where ${taskCounts.userId} = ${p("userId")}), 0)`.as(
-        "total",
-      ),
+    key: keyOf(column).as("key"),
+    total: sql<number>`coalesce(${counter(COUNTERS[status ?? "all"])}, 0)`.as("total"),
+    ...(mode === "anchored"
+      ? { generation: sql<string | null>`${counter(taskCounts.generation)}::text`.as("generation") }
+      : {}),
   };
-  if (mode === "offset") {
+  if (mode === "offset" || mode === "anchored") {
     // The page's ids from the index alone, walked from whichever end of the user's (filtered) tasks is
     // nearer: the counter says how many there are, in this statement's snapshot, so offset 9,000 of
-    // 10,000 steps over 979 entries backwards, not 9,000 forwards. Only one branch runs (the other's
-    // one-time filter is false). `= any(array(...))` fetches the page's rows by primary key; a join
+    // 10,000 steps over 979 entries backwards, not 9,000 forwards. Only one branch runs (the others'
+    // one-time filters are false). `= any(array(...))` fetches the page's rows by primary key; a join
     // could be planned as a hash join over the whole table when the page size is not known at planning.
-    const n = sql`coalesce((select ${COUNTERS[status ?? "all"]} from ${taskCounts} where ${taskCounts.userId} = ${p("userId")}), 0)`;
+    // Anchored, a third branch starts at the anchor (its key and id, at position `offset - from`) and
+    // skips `from` entries; it runs only when the generation is the anchors' one, the walks only when not.
+    const n = sql`coalesce(${counter(COUNTERS[status ?? "all"])}, 0)`;
     const reverse = descending ? [asc(column), asc(tasks.id)] : [desc(column), desc(tasks.id)];
     const [limit, offset] = [sql`${p("limit")}::bigint`, sql`${p("offset")}::bigint`];
+    const current = counter(taskCounts.generation);
+    const walk = mode === "anchored" ? sql` and ${current} is distinct from ${p("generation")}::bigint` : sql``;
+    const fromAnchor =
+      mode === "anchored"
+        ? sql`(select ${tasks.id} from ${tasks} where ${scope} and ${current} = ${p("generation")}::bigint
+        and ${keyset(column, descending, true)}
+        order by ${sql.join(order, sql`, `)} limit ${limit} offset ${p("from")}::bigint)
+      union all`
+        : sql``;
     const ids = sql`
-      (select ${tasks.id} from ${tasks} where ${scope} and ${offset} * 2 < ${n}
+      ${fromAnchor}
+      (select ${tasks.id} from ${tasks} where ${scope}${walk} and ${offset} * 2 < ${n}
         order by ${sql.join(order, sql`, `)} limit ${limit} offset ${offset})
       union all
-      (select ${tasks.id} from ${tasks} where ${scope} and ${offset} * 2 >= ${n}
+      (select ${tasks.id} from ${tasks} where ${scope}${walk} and ${offset} * 2 >= ${n}
         order by ${sql.join(reverse, sql`, `)}
         limit greatest(least(${offset} + ${limit}, ${n}) - ${offset}, 0) offset greatest(${n} - ${offset} - ${limit}, 0))`;
     return db
@@ -150,13 +197,74 @@ export function listQuery(db: Db, sort: Sort, status: TaskStatus | undefined, mo
     .limit(p("limit"));
 }
 
-// Strictly after the position in the sort's direction. Every sort column is NOT NULL, and the title is
-// compared in the column's own collation, the one its index and ORDER BY use.
-function keyset(column: PgColumn, descending: boolean): SQL {
+const scopeOf = (status: TaskStatus | undefined) =>
+  status ? and(eq(tasks.userId, p("userId")), eq(tasks.status, p("status"))) : eq(tasks.userId, p("userId"));
+
+// The timestamp to the microsecond, as text: a cursor or an anchor must hold exactly what the index holds.
+const keyOf = (column: PgColumn | SQL.Aliased, isTitle = column === tasks.title) =>
+  isTitle
+    ? sql<string>`${column}`
+    : sql<string>`to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+
+/**
+ * The list's anchors: the key and id at every `every`-th position (0-based, from `every` on), and the
+ * generation of the user's tasks they belong to, read in one statement (one snapshot). One index-only
+ * scan of the user's matching entries; undefined when the user has no counter row or no anchor.
+ */
+async function anchorsOf(
+  db: Db,
+  userId: string,
+  sort: Sort,
+  status: TaskStatus | undefined,
+  every: number,
+): Promise<Anchors | undefined> {
+  const name = `anchors_${sort.replace("-", "desc_")}_${status ?? "all"}`;
+  const statements = anchorStatements(db);
+  let statement = statements.get(name);
+  if (!statement) {
+    statement = prepareRaw<AnchorRow>(db, name, anchorsQuery(db, sort, status).getSQL());
+    statements.set(name, statement);
+  }
+  const rows = await statement({ userId, status, every });
+  const generation = rows[0]?.generation;
+  if (generation === null || generation === undefined) return undefined;
+  return { generation: Number(generation), every, points: rows.map((r) => ({ key: r.key, id: Number(r.id) })) };
+}
+
+/** The statement that takes a list's anchors (placeholders userId, status, every). */
+export function anchorsQuery(db: Db, sort: Sort, status: TaskStatus | undefined) {
+  const { column, descending } = SORT_COLUMNS[sort];
+  const order = descending ? [desc(column), desc(tasks.id)] : [asc(column), asc(tasks.id)];
+  const ranked = db
+    .select({
+      sortKey: sql`${column}`.as("sort_key"),
+      id: tasks.id,
+      position: sql<number>`row_number() over (order by ${sql.join(order, sql`, `)}) - 1`.as("position"),
+    })
+    .from(tasks)
+    .where(scopeOf(status))
+    .as("ranked");
+  return db
+    .select({
+      key: keyOf(ranked.sortKey, column === tasks.title).as("key"),
+      id: ranked.id,
+      generation: sql<
+        string | null
+      >`(select ${taskCounts.generation} from ${taskCounts} where ${taskCounts.userId} = ${p("userId")})::text`.as(
+        "generation",
+      ),
+    })
+    .from(ranked)
+    .where(sql`${ranked.position} > 0 and ${ranked.position} % ${p("every")}::bigint = 0`)
+    .orderBy(ranked.position);
+}
+
+// Strictly after the position in the sort's direction (`from`: at it or after). Every sort column is NOT
+// NULL, and the title is compared in the column's own collation, the one its index and ORDER BY use.
+function keyset(column: PgColumn, descending: boolean, from = false): SQL {
   const key = column === tasks.title ? sql`${p("key")}` : sql`${p("key")}::timestamptz`;
-  return descending
-    ? sql`(${column}, ${tasks.id}) < (${key}, ${p("id")}::bigint)`
-    : sql`(${column}, ${tasks.id}) > (${key}, ${p("id")}::bigint)`;
+  const op = sql.raw(`${descending ? "<" : ">"}${from ? "=" : ""}`);
+  return sql`(${column}, ${tasks.id}) ${op} (${key}, ${p("id")}::bigint)`;
 }
 
 async function countOf(db: Db, userId: string, status: TaskStatus | undefined): Promise<number> {

@@ -21,7 +21,8 @@ export type IfMatch = number[] | "any" | undefined;
  *
  * Every statement is scoped by user id: another user's task is indistinguishable from a missing one.
  * Create, delete and status changes also keep the user's counters (task_counts, in all and per
- * status) in the same statement, so the quota and X-Total-Count cost no extra round trip.
+ * status) in the same statement, so the quota and X-Total-Count cost no extra round trip, and every
+ * write bumps the user's generation there (see GENERATION_BUMPED).
  */
 export class TasksRepository {
   readonly #db: Db;
@@ -50,11 +51,13 @@ export class TasksRepository {
     select created.*, ${keyCheck(sql`created.id`)} as recorded from created`,
     );
 
-    const update = sql`update tasks set ${SET} where id = ${p("id")} and user_id = ${p("userId")} and ${VERSION_MATCHES} returning *`;
-    this.#update = statement("update_task", update);
+    const update = sql`changed as (
+      update tasks set ${SET} where id = ${p("id")} and user_id = ${p("userId")} and ${VERSION_MATCHES} returning *
+    ), ${GENERATION_BUMPED}`;
+    this.#update = statement("update_task", sql`with ${update} select * from changed`);
     this.#updateKeyed = statement(
       "update_task_keyed",
-      sql`with changed as (${update}), ${recorded("changed", 200)}
+      sql`with ${update}, ${recorded("changed", 200)}
     select changed.*, ${keyCheck(sql`changed.id`)} as recorded from changed`,
     );
     this.#updateStatus = statement("update_task_status", sql`with ${STATUS_CHANGE} select * from changed`);
@@ -164,7 +167,8 @@ const COUNTED = sql`counted as (
       insert into task_counts (user_id, total, pending, in_progress, completed)
       values (${p("userId")}, 1, ${one("pending")}, ${one("in_progress")}, ${one("completed")})
       on conflict (user_id) do update set total = task_counts.total + 1, pending = task_counts.pending + excluded.pending,
-        in_progress = task_counts.in_progress + excluded.in_progress, completed = task_counts.completed + excluded.completed
+        in_progress = task_counts.in_progress + excluded.in_progress, completed = task_counts.completed + excluded.completed,
+        generation = task_counts.generation + 1
       where ${p("max")}::integer = 0 or task_counts.total < ${p("max")}::integer
       returning user_id
     )`;
@@ -184,8 +188,17 @@ const STATUS_CHANGE = sql`old as (
       update task_counts c set
         pending = c.pending + (ch.status = 'pending')::int - (ch.old_status = 'pending')::int,
         in_progress = c.in_progress + (ch.status = 'in_progress')::int - (ch.old_status = 'in_progress')::int,
-        completed = c.completed + (ch.status = 'completed')::int - (ch.old_status = 'completed')::int
-      from changed ch where c.user_id = ${p("userId")} and ch.status <> ch.old_status
+        completed = c.completed + (ch.status = 'completed')::int - (ch.old_status = 'completed')::int,
+        generation = c.generation + 1
+      from changed ch where c.user_id = ${p("userId")}
+    )`;
+
+// Every write bumps the user's generation in its own statement (creates, status changes and deletes with
+// their counters): a list that cached positions in the user's order (src/tasks/anchors.ts) compares it
+// and knows whether they still hold. An update that changes no status moves the task in the
+// updated_at order (and the title order, if it renames), so it bumps the generation too.
+const GENERATION_BUMPED = sql`bumped as (
+      update task_counts c set generation = c.generation + 1 from changed ch where c.user_id = ${p("userId")}
     )`;
 
 // The delete gives the task's slot back in the same statement.
@@ -195,7 +208,8 @@ const DELETED = sql`deleted as (
       update task_counts c set total = greatest(c.total - 1, 0),
         pending = greatest(c.pending - (d.status = 'pending')::int, 0),
         in_progress = greatest(c.in_progress - (d.status = 'in_progress')::int, 0),
-        completed = greatest(c.completed - (d.status = 'completed')::int, 0)
+        completed = greatest(c.completed - (d.status = 'completed')::int, 0),
+        generation = c.generation + 1
       from deleted d where c.user_id = ${p("userId")}
     )`;
 

@@ -1,1 +1,0 @@
-ALTER TABLE "task_counts" DROP COLUMN "generation";
