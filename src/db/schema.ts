@@ -52,5 +52,3 @@ export const taskCounts = pgTable("task_counts", {
   // list that cached positions in the user's order (src/tasks/anchors.ts) knows whether they still hold.
   generation: bigint("generation", { mode: "number" }).notNull().default(0),
 });
-
-export type TaskRow = typeof tasks.$inferSelect;
