@@ -153,3 +153,28 @@ describe("timestamps to the microsecond", () => {
     expect(back).toEqual({ n: 1, t: "2026-03-04 05:06:07.123456" });
   });
 });
+
+describe("text read back as it was stored, whatever its bytes", () => {
+  // ASCII and multi-byte characters side by side in one row, and lengths whose 4-byte prefix on the wire
+  // holds bytes of 0x80 and above (128, 200), or is itself a UTF-8 sequence (50,089 = 0x0000C3A9 "é").
+  const VALUES = ["plain", "", "é", "naïve café", "日本語", "🙂 and text", "a".repeat(127), "b".repeat(128)];
+  VALUES.push("c".repeat(200), `${"x".repeat(127)}é`, "d".repeat(50_089));
+
+  test("every value of every row comes back with its own characters, next to any neighbour", async () => {
+    const pairs = VALUES.flatMap((a) => VALUES.map((b) => [a, b] as const));
+    const rows = await database.read(async (db) => [
+      ...((await db.execute(
+        sql`select v.a, v.b, null::text as n, array[v.a, v.b] as pair, octet_length(v.a)::int as bytes
+          from (values ${sql.join(
+            pairs.map(([a, b], i) => sql`(${i}::int, ${a}::text, ${b}::text)`),
+            sql`, `,
+          )}) as v(i, a, b) order by v.i`,
+      )) as Iterable<{ a: string; b: string; n: null; pair: string[]; bytes: number }>),
+    ]);
+    expect(rows).toHaveLength(pairs.length);
+    rows.forEach((row, i) => {
+      const [a, b] = pairs[i]!;
+      expect(row).toEqual({ a, b, n: null, pair: [a, b], bytes: Buffer.byteLength(a) });
+    });
+  });
+});
