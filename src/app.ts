@@ -123,7 +123,9 @@ export function createApp({
         Object.assign(set.headers, headers);
         return body;
       })
-      .onAfterResponse(({ request, path, set, ...context }) => {
+      // The context itself, not a rest of it: `...context` copied every property of it on every request.
+      .onAfterResponse((context) => {
+        const { request, path, set } = context;
         const s = state.get(request);
         if (!s) return;
         const userId = (context as { userId?: string }).userId;
