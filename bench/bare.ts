@@ -5,19 +5,35 @@
 // and headers, and write the same one JSON log line per request to stdout. Not covered: If-Match,
 // sorts, status filters, offsets and cursors in requests, replays of keyed writes (the bench sends
 // fresh keys).
-// Environment: DATABASE_URL, BETTER_AUTH_SECRET, PORT, DB_POOL_MAX.
+// BARE_DRIVER=postgres runs the same on postgres.js, the service's driver, with timestamps read as
+// PostgreSQL's text as the service reads them: the difference to the service is then the framework
+// and the service's own work alone, and the difference between the two bare servers the driver's.
+// Environment: DATABASE_URL, BETTER_AUTH_SECRET, PORT, DB_POOL_MAX, BARE_DRIVER (bun | postgres).
 import { SQL } from "bun";
 import { jwtVerify } from "jose";
+import postgres from "postgres";
 import { encodeCursor } from "../src/tasks/cursor";
+import { isoFromTimestamp } from "../src/time";
 import * as Q from "./sql";
 
 const env = process.env;
-const sql = new SQL({
-  url: env.DATABASE_URL!,
-  max: Number(env.DB_POOL_MAX ?? 10),
-  prepare: true,
-  onnotice: () => {},
-} as ConstructorParameters<typeof SQL>[0]);
+const max = Number(env.DB_POOL_MAX ?? 10);
+type Param = string | number | boolean | null;
+const asText = { to: 1184, from: [1184], serialize: (x: string) => x, parse: (x: string) => x };
+const sql: { unsafe(text: string, params: Param[]): Promise<unknown>; close(): Promise<void> } =
+  env.BARE_DRIVER === "postgres"
+    ? (() => {
+        const client = postgres(env.DATABASE_URL!, {
+          max,
+          prepare: true,
+          onnotice: () => {},
+          types: { timestamptz: asText },
+        });
+        return { unsafe: (text, params) => client.unsafe(text, params), close: () => client.end() };
+      })()
+    : new SQL({ url: env.DATABASE_URL!, max, prepare: true, onnotice: () => {} } as ConstructorParameters<
+        typeof SQL
+      >[0]);
 const key = new TextEncoder().encode(env.BETTER_AUTH_SECRET!);
 const KEY_TTL = 24 * 3600;
 
@@ -117,9 +133,10 @@ interface Row {
   status: string;
   user_id: string;
   version: number;
-  created_at: Date;
-  updated_at: Date;
+  created_at: Date | string;
+  updated_at: Date | string;
 }
+const iso = (t: Date | string) => (typeof t === "string" ? isoFromTimestamp(t) : t.toISOString());
 const taskJson = (r: Row) =>
   JSON.stringify({
     id: Number(r.id),
@@ -127,8 +144,8 @@ const taskJson = (r: Row) =>
     description: r.description,
     status: r.status,
     user_id: r.user_id,
-    created_at: r.created_at.toISOString(),
-    updated_at: r.updated_at.toISOString(),
+    created_at: iso(r.created_at),
+    updated_at: iso(r.updated_at),
   });
 const etagOf = (r: Row) => `"${r.id}-${r.version}"`;
 
@@ -191,7 +208,7 @@ const server = Bun.serve({
   port: Number(env.PORT ?? 8002),
   routes: {
     "/health/ready": async () => {
-      await sql`select 1`;
+      await sql.unsafe("select 1", []);
       return Response.json({ status: "ready" });
     },
     "/api/tasks": {

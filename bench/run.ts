@@ -2,7 +2,8 @@
 // [--only get,list] [--baseline <git ref>] [--repeat 1] [--no-bare] [--bun-sql-ceiling] [--pooled get,update] [--admin-url postgres://postgres@127.0.0.1:5432/postgres]`
 // Fresh database, the compiled service, 100 users x 20 tasks seeded through the API, then for each
 // scenario: its database ceiling (bench/db-ceiling.ts), then every target under wrk: the service, the
-// bare server (bench/bare.ts) and, with --baseline, the service built from that commit. Writes the table
+// bare server (bench/bare.ts) on Bun's SQL client and on postgres.js and, with --baseline, the service
+// built from that commit. Writes the table
 // and every raw output under bench/results/<time>/, stops everything and drops the database.
 // --repeat N alternates the targets N times per scenario and keeps each one's median run (by req/s),
 // which steadies numbers on a shared machine. Another target is one more entry in `targets`.
@@ -16,7 +17,7 @@ import postgres from "postgres";
 import { pgbouncerBinary, startPgBouncer, type TempPgBouncer } from "../test/support/pgbouncer";
 import { makeUsers, resetTasks, seedDeletePool, seedTasks, writeData } from "./seed";
 import { buildBinary, cpuSeconds, freePort, type Running, rssMiB, startBare, startHello, startService } from "./server";
-import { BARE, type Row, table } from "./table";
+import { BARE, BARE_POSTGRES, type Row, table } from "./table";
 import { dbCeiling, ensureWrk, type Result, wrk } from "./wrk";
 
 const SCENARIOS = ["get", "list", "create", "create-key", "update", "mix", "delete"];
@@ -121,8 +122,13 @@ try {
       ),
     });
   }
-  if (!args["no-bare"])
+  if (!args["no-bare"]) {
     targets.push({ label: BARE, running: await startBare(`${tmp}/bare`, env, freePort(), args["server-log"]!) });
+    targets.push({
+      label: BARE_POSTGRES,
+      running: await startBare(`${tmp}/bare`, { ...env, BARE_DRIVER: "postgres" }, freePort(), args["server-log"]!),
+    });
+  }
   const rssAtRest = rssMiB(service.proc.pid);
 
   log(`seeding ${USERS} users x ${TASKS_PER_USER} tasks through the API`);

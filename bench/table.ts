@@ -12,6 +12,8 @@ export const FASTIFY: Record<string, { rps: number; p95: number } | undefined> =
 
 /** The label of the bare-server target (bench/bare.ts): the ceiling every other target is compared with. */
 export const BARE = "bare";
+/** The same bare server on postgres.js, the service's driver: what the framework alone costs. */
+export const BARE_POSTGRES = "bare, postgres.js";
 
 /** One scenario: its database ceiling and each target's median run, by target label. */
 export interface Row {
@@ -43,14 +45,19 @@ export function table(rows: Row[], hello: Result): string {
     "req/s x bare",
     "p99 / bare p99",
     "CPU / bare CPU",
+    "req/s x bare pg.js",
+    "p99 / bare pg.js p99",
+    "CPU / bare pg.js CPU",
     "req/s x DB",
     "x Fastify req/s",
   ];
   const lines: string[][] = [];
   for (const { scenario, db, dbBun, results } of rows) {
     const bare = results[BARE];
+    const barePg = results[BARE_POSTGRES];
     for (const [label, r] of Object.entries(results)) {
-      const fastify = label === BARE ? undefined : FASTIFY[scenario];
+      const isBare = label === BARE || label === BARE_POSTGRES;
+      const fastify = isBare ? undefined : FASTIFY[scenario];
       lines.push([
         scenario,
         label,
@@ -63,6 +70,9 @@ export function table(rows: Row[], hello: Result): string {
         label === BARE ? "1.00x" : ratio(r.rps, bare?.rps),
         label === BARE ? "1.00x" : ratio(r.p99, bare?.p99),
         label === BARE ? "1.00x" : ratio(r.cpuUsPerRequest, bare?.cpuUsPerRequest),
+        label === BARE_POSTGRES ? "1.00x" : ratio(r.rps, barePg?.rps),
+        label === BARE_POSTGRES ? "1.00x" : ratio(r.p99, barePg?.p99),
+        label === BARE_POSTGRES ? "1.00x" : ratio(r.cpuUsPerRequest, barePg?.cpuUsPerRequest),
         ratio(r.rps, db.rps),
         fastify ? ratio(r.rps, fastify.rps) : "-",
       ]);
@@ -76,6 +86,9 @@ export function table(rows: Row[], hello: Result): string {
       ms(db.p99),
       `${db.errors}/${int(db.requests)}`,
       cpu(db),
+      "",
+      "",
+      "",
       "",
       "",
       "",
@@ -95,6 +108,9 @@ export function table(rows: Row[], hello: Result): string {
         "",
         "",
         "",
+        "",
+        "",
+        "",
         ratio(dbBun.rps, db.rps),
         "",
       ]);
@@ -108,6 +124,9 @@ export function table(rows: Row[], hello: Result): string {
     ms(hello.p99),
     `${hello.errors}/${int(hello.requests)}`,
     cpu(hello),
+    "",
+    "",
+    "",
     "",
     "",
     "",
