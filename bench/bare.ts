@@ -29,7 +29,8 @@ const sql: { unsafe(text: string, params: Param[]): Promise<unknown>; close(): P
           onnotice: () => {},
           types: { timestamptz: asText },
         });
-        return { unsafe: (text, params) => client.unsafe(text, params), close: () => client.end() };
+        // Prepared, as Bun's client and the service prepare them (postgres.js's unsafe() would not).
+        return { unsafe: (text, params) => client.unsafe(text, params, { prepare: true }), close: () => client.end() };
       })()
     : new SQL({ url: env.DATABASE_URL!, max, prepare: true, onnotice: () => {} } as ConstructorParameters<
         typeof SQL
