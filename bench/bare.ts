@@ -220,7 +220,7 @@ const server = Bun.serve({
             { loc: ["query", "limit"], msg: "limit must be an integer from 1 to 500", type: "value_error" },
           ]);
         const limit = Number(raw);
-        const rows = (await sql.unsafe(Q.LIST, [userId, limit + 1])) as (Row & {
+        const rows = (await sql.unsafe(Q.LIST, Q.listParams(userId, limit + 1))) as (Row & {
           total: string | number;
           key: string;
         })[];
@@ -244,11 +244,14 @@ const server = Bun.serve({
             },
           ]);
         const input = await bodyOf(request, true);
-        const values = [input.title!, input.description ?? null, input.status ?? "pending", userId, 0];
+        const values = [input.title!, input.description ?? null, input.status ?? "pending", userId, 0] as const;
         const [row] = (
           idempotencyKey === null
-            ? await sql.unsafe(Q.CREATE, values)
-            : await sql.unsafe(Q.CREATE_KEYED, [...values, idempotencyKey, fingerprint(input), KEY_TTL])
+            ? await sql.unsafe(Q.CREATE, Q.createParams(...values))
+            : await sql.unsafe(
+                Q.CREATE_KEYED,
+                Q.createKeyedParams(...values, idempotencyKey, fingerprint(input), KEY_TTL),
+              )
         ) as Row[];
         if (!row) throw new Fail(409, "Task limit reached");
         return [201, taskJson(row), { location: `/api/tasks/${row.id}`, etag: etagOf(row) }];

@@ -42,19 +42,23 @@ const QUERIES: Record<string, Query> = {
     const u = anyUser();
     return run(SQL.GET, [anyTask(u), u.userId]);
   },
-  list: () => run(SQL.LIST, [anyUser().userId, 21]),
-  create: () => run(SQL.CREATE, ["bench task", "created by the benchmark", "pending", anyUser().userId, 0]),
+  list: () => run(SQL.LIST, SQL.listParams(anyUser().userId, 21)),
+  create: () =>
+    run(SQL.CREATE, SQL.createParams("bench task", "created by the benchmark", "pending", anyUser().userId, 0)),
   "create-key": () =>
-    run(SQL.CREATE_KEYED, [
-      "bench task",
-      "created by the benchmark",
-      "pending",
-      anyUser().userId,
-      0,
-      `${RUN}-${keys++}`,
-      FINGERPRINT,
-      86_400,
-    ]),
+    run(
+      SQL.CREATE_KEYED,
+      SQL.createKeyedParams(
+        "bench task",
+        "created by the benchmark",
+        "pending",
+        anyUser().userId,
+        0,
+        `${RUN}-${keys++}`,
+        FINGERPRINT,
+        86_400,
+      ),
+    ),
   update: () => {
     const u = anyUser();
     return run(

@@ -1,49 +1,71 @@
-// The statements the service sends for each bench scenario, as it renders them (drizzle's prepared
-// queries and raw statements of src/tasks/repository.ts and the lists of src/tasks/list.ts,
-// the keyed create's answer of src/idempotency/store.ts). The database ceiling and the bare server both run these texts, so the three
-// measurements differ only in what sits between the socket and PostgreSQL. Change them together with
-// the service.
+// The statements the service sends for each bench scenario, exactly as it sends them (the statements of
+// src/tasks/repository.ts and the first page of src/tasks/list.ts, parameters numbered as drizzle numbers
+// them: one per occurrence). The database ceiling and the bare servers run these texts, so the
+// measurements differ only in what sits between the socket and PostgreSQL; test/bench-sql.test.ts fails
+// when the service's texts move away from them.
 
 const COLUMNS = `"id", "title", "description", "status", "user_id", "version", "created_at", "updated_at"`;
 
 export const GET = `select ${COLUMNS} from "tasks" where ("tasks"."id" = $1 and "tasks"."user_id" = $2)`;
 
-/** $1 user, $2 limit + 1 (the extra row says whether a next page exists); the last column is the total (src/tasks/list.ts). */
-export const LIST = `select ${COLUMNS}, to_char("created_at" at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as "key", coalesce((select "total" from "task_counts" where "user_id" = $1), 0) as "total" from "tasks" where "tasks"."user_id" = $1 order by "tasks"."created_at" desc, "tasks"."id" desc limit $2`;
+/** $1 and $2 the user, $3 limit + 1 (the extra row says whether a next page exists); the last column is the total (src/tasks/list.ts). */
+export const LIST = `select "id", "title", "description", "status", "user_id", "version", "created_at", "updated_at", to_char("created_at" at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as "key", coalesce((select "task_counts"."total" from "task_counts" where "task_counts"."user_id" = $1), 0) as "total" from "tasks" where "tasks"."user_id" = $2 order by "tasks"."created_at" desc, "tasks"."id" desc limit $3`;
+export const listParams = (userId: string, limit: number) => [userId, userId, limit];
 
-const COUNTED = `counted as (
+/** $1 user, $2-$4 the status (one per counter), $5 and $6 the task limit (0: none), $7 title, $8 description, $9 status. */
+export const CREATE = `with counted as (
       insert into task_counts (user_id, total, pending, in_progress, completed)
-      values ($4, 1, ($3::text = 'pending')::integer, ($3::text = 'in_progress')::integer, ($3::text = 'completed')::integer)
+      values ($1, 1, ($2::text = 'pending')::integer, ($3::text = 'in_progress')::integer, ($4::text = 'completed')::integer)
       on conflict (user_id) do update set total = task_counts.total + 1, pending = task_counts.pending + excluded.pending,
         in_progress = task_counts.in_progress + excluded.in_progress, completed = task_counts.completed + excluded.completed,
         generation = task_counts.generation + 1
-      where $5::integer = 0 or task_counts.total < $5::integer
+      where $5::integer = 0 or task_counts.total < $6::integer
       returning user_id
-    )`;
-const INSERT = `insert into tasks (title, description, status, user_id)
-    select $1, $2, $3, user_id from counted
+    ) insert into tasks (title, description, status, user_id)
+    select $7, $8, $9, user_id from counted
     returning *`;
+export const createParams = (
+  title: string,
+  description: string | null,
+  status: string,
+  userId: string,
+  max: number,
+) => [userId, status, status, status, max, max, title, description, status];
 
-/** $1 title, $2 description, $3 status, $4 user, $5 the task limit (0: none). */
-export const CREATE = `with ${COUNTED} ${INSERT}`;
-
-/** CREATE's parameters, then $6 key, $7 fingerprint, $8 time to live in seconds. */
-export const CREATE_KEYED = `
-    with ${COUNTED}, created as (${INSERT}), recorded as (
+/** CREATE's parameters, then $10 user, $11 key, $12 fingerprint, $13 the stored status (201), $14 time to live in seconds. */
+export const CREATE_KEYED = `with counted as (
+      insert into task_counts (user_id, total, pending, in_progress, completed)
+      values ($1, 1, ($2::text = 'pending')::integer, ($3::text = 'in_progress')::integer, ($4::text = 'completed')::integer)
+      on conflict (user_id) do update set total = task_counts.total + 1, pending = task_counts.pending + excluded.pending,
+        in_progress = task_counts.in_progress + excluded.in_progress, completed = task_counts.completed + excluded.completed,
+        generation = task_counts.generation + 1
+      where $5::integer = 0 or task_counts.total < $6::integer
+      returning user_id
+    ), created as (insert into tasks (title, description, status, user_id)
+    select $7, $8, $9, user_id from counted
+    returning *), recorded as (
       insert into idempotency_keys (user_id, key, fingerprint, status, body, location, etag, expires_at)
-      select $4, $6, $7, 201,
-        json_build_object('id', id, 'title', title, 'description', description, 'status', status, 'user_id', user_id,
-          'created_at', to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-          'updated_at', to_char(updated_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))::text,
-        '/api/tasks/' || id, '"' || id || '-' || version || '"', now() + $8::integer * interval '1 second'
+      select $10, $11, $12, $13, json_build_object('id', id, 'title', title, 'description', description, 'status', status, 'user_id', user_id,
+  'created_at', to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+  'updated_at', to_char(updated_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))::text, '/api/tasks/' || id, '"' || id || '-' || version || '"',
+        now() + $14::integer * interval '1 second'
       from created
       on conflict (user_id, key) do update set fingerprint = excluded.fingerprint, status = excluded.status, body = excluded.body,
         location = excluded.location, etag = excluded.etag, expires_at = excluded.expires_at
       where idempotency_keys.expires_at <= now()
       returning 1
     )
-    select created.*, case when exists (select 1 from recorded) then 1 else ('idempotency key taken for ' || created.id)::integer end as recorded
-    from created`;
+    select created.*, case when exists (select 1 from recorded) then 1 else ('idempotency key taken for ' || created.id)::integer end as recorded from created`;
+export const createKeyedParams = (
+  title: string,
+  description: string | null,
+  status: string,
+  userId: string,
+  max: number,
+  key: string,
+  fingerprint: string,
+  ttlSeconds: number,
+) => [...createParams(title, description, status, userId, max), userId, key, fingerprint, 201, ttlSeconds];
 
 /**
  * $1 id, $2 user, $3 and $4 the If-Match versions (null: none), $5 title (null: unchanged), $6 whether
