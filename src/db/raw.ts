@@ -11,10 +11,10 @@ export type RawStatement<Row> = (values: Record<string, unknown>) => Promise<Row
  * back into text. The text is rendered once, here.
  *
  * With postgres.js the statement goes to the driver itself, which prepares it on each connection (by
- * its text and parameter types, unless DB_PREPARE=false): drizzle's execute() adds two
- * async layers, tracing spans and an error wrapper around the same call, about a tenth of the service's
- * CPU on a write. Errors are then the driver's own (src/db/sqlstate.ts reads both). PGlite goes through
- * drizzle's session, prepared under `name`.
+ * its text and parameter types, unless DB_PREPARE=false): drizzle's execute() adds two async layers,
+ * tracing spans and an error wrapper around the same call (measured: an update 122 -> 95 µs of CPU per
+ * request without them). Errors are then the driver's own (src/db/sqlstate.ts reads both). PGlite goes
+ * through drizzle's session, prepared under `name`.
  */
 export function prepareRaw<Row>(db: Db, name: string, query: SQL): RawStatement<Row> {
   const { session, dialect, $client } = db as unknown as DrizzleInternals;
