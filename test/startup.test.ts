@@ -42,7 +42,7 @@ describe.skipIf(missing(clusterAvailable, CLUSTER))("startup against a real Post
     const env = { ...baseEnv(), BETTER_AUTH_SECRET: SECRET, DATABASE_URL: cluster.url, DB_STARTUP_TIMEOUT_MS: "30000" };
     const ready = await startServer(env);
     console.log(
-      `startup to ready (database up, migrations applied): ${ready.readyMs.toFixed(0)} ms; the service logs startup_ms=${ready.logs().find((l) => l.msg === "listening")?.startup_ms}`,
+      `startup to ready (database up, migrations applied): ${ready.readyMs.toFixed(0)} ms; the service logs startup_ms=${ready.logs().find((l) => l.msg === "ready")?.startup_ms}`,
     );
     ready.proc.kill("SIGTERM");
     expect(await ready.proc.exited).toBe(0);
