@@ -9,11 +9,11 @@ const COLUMNS = `"id", "title", "description", "status", "user_id", "version", "
 export const GET = `select ${COLUMNS} from "tasks" where ("tasks"."id" = $1 and "tasks"."user_id" = $2)`;
 
 /** $1 and $2 the user, $3 limit + 1 (the extra row says whether a next page exists); the last column is the total (src/tasks/list.ts). */
-export const LIST = `select "id", "title", "description", "status", "user_id", "version", "created_at", "updated_at", to_char("created_at" at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as "key", coalesce((select "task_counts"."total" from "task_counts" where "task_counts"."user_id" = $1), 0) as "total" from "tasks" where "tasks"."user_id" = $2 order by "tasks"."created_at" desc, "tasks"."id" desc limit $3`;
+export const LIST = `select ${COLUMNS}, to_char("created_at" at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as "key", coalesce((select "task_counts"."total" from "task_counts" where "task_counts"."user_id" = $1), 0) as "total" from "tasks" where "tasks"."user_id" = $2 order by "tasks"."created_at" desc, "tasks"."id" desc limit $3`;
 export const listParams = (userId: string, limit: number) => [userId, userId, limit];
 
-/** $1 user, $2-$4 the status (one per counter), $5 and $6 the task limit (0: none), $7 title, $8 description, $9 status. */
-export const CREATE = `with counted as (
+// The task's counters and the insert: the first CTE and the body of CREATE, the first two CTEs of CREATE_KEYED.
+const COUNTED = `counted as (
       insert into task_counts (user_id, total, pending, in_progress, completed)
       values ($1, 1, ($2::text = 'pending')::integer, ($3::text = 'in_progress')::integer, ($4::text = 'completed')::integer)
       on conflict (user_id) do update set total = task_counts.total + 1, pending = task_counts.pending + excluded.pending,
@@ -21,9 +21,13 @@ export const CREATE = `with counted as (
         generation = task_counts.generation + 1
       where $5::integer = 0 or task_counts.total < $6::integer
       returning user_id
-    ) insert into tasks (title, description, status, user_id)
+    )`;
+const INSERT = `insert into tasks (title, description, status, user_id)
     select $7, $8, $9, user_id from counted
     returning *`;
+
+/** $1 user, $2-$4 the status (one per counter), $5 and $6 the task limit (0: none), $7 title, $8 description, $9 status. */
+export const CREATE = `with ${COUNTED} ${INSERT}`;
 export const createParams = (
   title: string,
   description: string | null,
@@ -33,17 +37,7 @@ export const createParams = (
 ) => [userId, status, status, status, max, max, title, description, status];
 
 /** CREATE's parameters, then $10 user, $11 key, $12 fingerprint, $13 the stored status (201), $14 time to live in seconds. */
-export const CREATE_KEYED = `with counted as (
-      insert into task_counts (user_id, total, pending, in_progress, completed)
-      values ($1, 1, ($2::text = 'pending')::integer, ($3::text = 'in_progress')::integer, ($4::text = 'completed')::integer)
-      on conflict (user_id) do update set total = task_counts.total + 1, pending = task_counts.pending + excluded.pending,
-        in_progress = task_counts.in_progress + excluded.in_progress, completed = task_counts.completed + excluded.completed,
-        generation = task_counts.generation + 1
-      where $5::integer = 0 or task_counts.total < $6::integer
-      returning user_id
-    ), created as (insert into tasks (title, description, status, user_id)
-    select $7, $8, $9, user_id from counted
-    returning *), recorded as (
+export const CREATE_KEYED = `with ${COUNTED}, created as (${INSERT}), recorded as (
       insert into idempotency_keys (user_id, key, fingerprint, status, body, location, etag, expires_at)
       select $10, $11, $12, $13, json_build_object('id', id, 'title', title, 'description', description, 'status', status, 'user_id', user_id,
   'created_at', to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
