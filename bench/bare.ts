@@ -137,7 +137,6 @@ interface Row {
   created_at: Date | string;
   updated_at: Date | string;
 }
-const iso = (t: Date | string) => (typeof t === "string" ? isoFromTimestamp(t) : t.toISOString());
 const taskJson = (r: Row) =>
   JSON.stringify({
     id: Number(r.id),
@@ -145,8 +144,8 @@ const taskJson = (r: Row) =>
     description: r.description,
     status: r.status,
     user_id: r.user_id,
-    created_at: iso(r.created_at),
-    updated_at: iso(r.updated_at),
+    created_at: isoFromTimestamp(r.created_at),
+    updated_at: isoFromTimestamp(r.updated_at),
   });
 const etagOf = (r: Row) => `"${r.id}-${r.version}"`;
 
