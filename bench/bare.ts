@@ -17,24 +17,29 @@ import { isoFromTimestamp } from "../src/time";
 import * as Q from "./sql";
 
 const env = process.env;
-const max = Number(env.DB_POOL_MAX ?? 10);
 type Param = string | number | boolean | null;
+/** What the routes need of a driver: the statement's rows for its text and parameters. */
+export interface BareSql {
+  unsafe(text: string, params: Param[]): Promise<unknown>;
+  close(): Promise<void>;
+}
 const asText = { to: 1184, from: [1184], serialize: (x: string) => x, parse: (x: string) => x };
-const sql: { unsafe(text: string, params: Param[]): Promise<unknown>; close(): Promise<void> } =
-  env.BARE_DRIVER === "postgres"
-    ? (() => {
-        const client = postgres(env.DATABASE_URL!, {
-          max,
-          prepare: true,
-          onnotice: () => {},
-          types: { timestamptz: asText },
-        });
-        // Prepared, as Bun's client and the service prepare them (postgres.js's unsafe() would not).
-        return { unsafe: (text, params) => client.unsafe(text, params, { prepare: true }), close: () => client.end() };
-      })()
-    : new SQL({ url: env.DATABASE_URL!, max, prepare: true, onnotice: () => {} } as ConstructorParameters<
-        typeof SQL
-      >[0]);
+function openSql(): BareSql {
+  const max = Number(env.DB_POOL_MAX ?? 10);
+  if (env.BARE_DRIVER === "postgres") {
+    const client = postgres(env.DATABASE_URL!, {
+      max,
+      prepare: true,
+      onnotice: () => {},
+      types: { timestamptz: asText },
+    });
+    // Prepared, as Bun's client and the service prepare them (postgres.js's unsafe() would not).
+    return { unsafe: (text, params) => client.unsafe(text, params, { prepare: true }), close: () => client.end() };
+  }
+  return new SQL({ url: env.DATABASE_URL!, max, prepare: true, onnotice: () => {} } as ConstructorParameters<
+    typeof SQL
+  >[0]);
+}
 const key = new TextEncoder().encode(env.BETTER_AUTH_SECRET!);
 const KEY_TTL = 24 * 3600;
 
@@ -149,6 +154,9 @@ const taskJson = (r: Row) =>
   });
 const etagOf = (r: Row) => `"${r.id}-${r.version}"`;
 
+// Where the log lines go: stdout as a server; bench/framework.ts builds them and drops them, as it does the service's.
+let writeLine: (line: string) => void = (line) => process.stdout.write(line);
+
 function answer(
   request: Request,
   start: number,
@@ -159,7 +167,7 @@ function answer(
   headers: Record<string, string> = {},
 ) {
   const path = new URL(request.url).pathname;
-  process.stdout.write(
+  writeLine(
     JSON.stringify({
       time: new Date().toISOString(),
       level: "info",
@@ -203,10 +211,10 @@ const route = (handler: Handler) => async (request: Request & { params: Record<s
 };
 const notFound = () => new Fail(404, "Task not found");
 
-const server = Bun.serve({
-  hostname: "127.0.0.1",
-  port: Number(env.PORT ?? 8002),
-  routes: {
+/** The bare server's routes (Bun.serve's `routes`) over `sql`; log lines to `write`. */
+export function bareRoutes(sql: BareSql, write?: (line: string) => void) {
+  if (write) writeLine = write;
+  return {
     "/health/ready": async () => {
       await sql.unsafe("select 1", []);
       return Response.json({ status: "ready" });
@@ -278,21 +286,31 @@ const server = Bun.serve({
         return [204, null];
       }),
     },
-  },
-  fetch: (request) =>
-    answer(request, performance.now(), crypto.randomUUID(), undefined, 404, JSON.stringify({ detail: "Not found" })),
-});
+  };
+}
+
+export const notFound404 = (request: Request) =>
+  answer(request, performance.now(), crypto.randomUUID(), undefined, 404, JSON.stringify({ detail: "Not found" }));
 
 // The service's fingerprint: SHA-256 of method, path and the parsed body.
 function fingerprint(input: Input) {
   return new Bun.CryptoHasher("sha256").update(`POST /api/tasks\n${JSON.stringify(input)}`).digest("hex");
 }
 
-process.on(
-  "SIGTERM",
-  () =>
-    void server
-      .stop()
-      .then(() => sql.close())
-      .then(() => process.exit(0)),
-);
+if (import.meta.main) {
+  const sql = openSql();
+  const server = Bun.serve({
+    hostname: "127.0.0.1",
+    port: Number(env.PORT ?? 8002),
+    routes: bareRoutes(sql),
+    fetch: notFound404,
+  });
+  process.on(
+    "SIGTERM",
+    () =>
+      void server
+        .stop()
+        .then(() => sql.close())
+        .then(() => process.exit(0)),
+  );
+}

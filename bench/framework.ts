@@ -1,0 +1,227 @@
+// `bun run bench:framework [--requests 30000] [--rounds 8] [--only get,list,create,update,delete] [--baseline <git ref>]`
+// What the framework and the service's own code cost per request, without the database and without
+// HTTP: the service's whole app (createApp, every hook and plugin, the guard, the deadline tracking,
+// drizzle's handle, the repository) and the bare server's routes (bench/bare.ts), both called in this
+// process through their handlers, over a stand-in for the driver that answers every statement at once
+// with rows shaped as PostgreSQL's. A measuring instrument, not a test: it isolates what `bun run bench`
+// cannot resolve on a busy machine (a few microseconds among the driver's and PostgreSQL's hundred),
+// and says nothing about the driver, the database or the socket.
+// Each round runs every target once over the same requests (100 in flight, random users and tasks),
+// alternating the order; CPU time (user + system) of this process per request, the median of the
+// rounds, less what building the requests alone costs (the `requests` line).
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { parseArgs } from "node:util";
+import { plugin } from "bun";
+import { SignJWT } from "jose";
+
+const ROOT = `${import.meta.dir}/..`;
+const SCENARIOS = ["get", "list", "create", "update", "delete"];
+const { values: args } = parseArgs({
+  options: {
+    requests: { type: "string", default: "30000" },
+    rounds: { type: "string", default: "8" },
+    only: { type: "string", default: SCENARIOS.join(",") },
+    baseline: { type: "string" },
+  },
+});
+const REQUESTS = Number(args.requests);
+const ROUNDS = Number(args.rounds);
+const IN_FLIGHT = 100;
+const SECRET = "framework-bench-secret-that-is-long-enough";
+process.env.BETTER_AUTH_SECRET = SECRET; // bench/bare.ts reads its key from the environment
+
+// The driver's stand-in. Every statement answers one task row (a list: 21 rows with the list's `key`
+// and `total`), as postgres.js gives them to the service: bigints and timestamps as PostgreSQL's text.
+let nextVersion = 1;
+const taskRow = (id: string) => ({
+  id,
+  title: "Write the quarterly report",
+  description: "Numbers from the finance sheet, two pages",
+  status: "in_progress",
+  user_id: "bench-user-1",
+  version: String(nextVersion++),
+  created_at: "2026-12-03 09:14:07.123456+00",
+  updated_at: "2026-12-03 11:52:44.654321+00",
+  recorded: null,
+});
+const LIST_ROWS = Array.from({ length: 21 }, (_, i) => ({
+  ...taskRow(String(1000 + i)),
+  key: `2026-12-03T09:14:${String(i).padStart(2, "0")}.123456Z`,
+  total: "20",
+}));
+function rowsFor(text: string, params: unknown[]): unknown[] {
+  if (text.includes(' as "key"')) return LIST_ROWS;
+  const id = params.find((p) => typeof p === "number" || (typeof p === "string" && /^[0-9]+$/.test(p)));
+  return [taskRow(String(id ?? 1))];
+}
+type Query = Promise<unknown[]> & { cancel(): void; values(): Promise<unknown[]> };
+function query(rows: unknown[]): Query {
+  return Object.assign(Promise.resolve(rows), { cancel() {}, values: () => Promise.resolve(rows) });
+}
+function fakePostgres(options: Record<string, unknown> = {}) {
+  const sql = {
+    options: { ...options, parsers: {}, serializers: {} },
+    unsafe: (text: string, params: unknown[] = []) => query(rowsFor(text, params)),
+    begin: async (...args: unknown[]) => (args.pop() as (tx: unknown) => unknown)(sql),
+    end: async () => {},
+  };
+  return sql;
+}
+// Every `import postgres from "postgres"` from here on, the service's and the baseline's, gets it.
+plugin({
+  name: "postgres stand-in",
+  setup(build) {
+    build.module("postgres", () => ({ exports: { default: fakePostgres }, loader: "object" }));
+  },
+});
+
+type Handle = (request: Request) => Promise<Response>;
+
+async function serviceFrom(dir: string): Promise<Handle> {
+  const { createApp } = await import(`${dir}/src/app.ts`);
+  const { loadConfig } = await import(`${dir}/src/config.ts`);
+  const { openDatabase } = await import(`${dir}/src/db/client.ts`);
+  const { verifierFromConfig } = await import(`${dir}/src/auth/from-config.ts`);
+  const { cachedVerifier } = await import(`${dir}/src/auth/cache.ts`);
+  const { createLogger } = await import(`${dir}/src/logger.ts`);
+  // As `bun run bench` starts it: production, fair share off, the log line built and dropped.
+  const config = loadConfig({
+    NODE_ENV: "production",
+    DATABASE_URL: "postgres://bench@127.0.0.1:5432/bench",
+    BETTER_AUTH_SECRET: SECRET,
+    RATE_LIMIT_PER_MINUTE: "0",
+    USER_CONCURRENCY: "0",
+    MAX_TASKS_PER_USER: "0",
+  });
+  const logger = createLogger({ level: "info" }, () => {});
+  const database = await openDatabase(config.database, config.databaseLimits);
+  const verifier = cachedVerifier(verifierFromConfig(config.auth, logger));
+  const app = createApp({ config, database, verifier, logger });
+  return (request) => app.handle(request);
+}
+
+async function bare(): Promise<Handle> {
+  const { bareRoutes, notFound404 } = await import("./bare");
+  const sql = { unsafe: async (text: string, params: unknown[]) => rowsFor(text, params), close: async () => {} };
+  const routes = bareRoutes(sql, () => {}) as unknown as Record<
+    string,
+    Record<string, (request: Request & { params: Record<string, string> }) => Promise<Response>>
+  >;
+  // Bun.serve's router, by hand: the two paths the bench asks for.
+  return (request) => {
+    const path = request.url.slice(request.url.indexOf("/", 8), request.url.indexOf("?") >>> 0);
+    const withParams = request as Request & { params: Record<string, string> };
+    if (path === "/api/tasks") withParams.params = {};
+    else if (path.startsWith("/api/tasks/")) withParams.params = { id: path.slice("/api/tasks/".length) };
+    else return Promise.resolve(notFound404(request));
+    const methods = routes[path === "/api/tasks" ? "/api/tasks" : "/api/tasks/:id"]!;
+    const handler = methods[request.method];
+    return handler ? handler(withParams) : Promise.resolve(notFound404(request));
+  };
+}
+
+// What building a request and reading its answer cost alone.
+const requestsOnly: Handle = async (request) => {
+  await request.arrayBuffer();
+  return new Response("{}");
+};
+
+const key = new TextEncoder().encode(SECRET);
+const tokens = await Promise.all(
+  Array.from({ length: 100 }, (_, i) =>
+    new SignJWT({ sub: `bench-user-${i}` })
+      .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+      .setIssuedAt()
+      .setExpirationTime("6h")
+      .sign(key),
+  ),
+);
+let seq = 0;
+function requestFor(scenario: string): Request {
+  const headers: Record<string, string> = { authorization: `Bearer ${tokens[(Math.random() * 100) | 0]}` };
+  const id = 1 + ((Math.random() * 2000) | 0);
+  const json = (method: string, path: string, body: unknown) =>
+    new Request(`http://127.0.0.1${path}`, {
+      method,
+      headers: { ...headers, "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+  switch (scenario) {
+    case "get":
+      return new Request(`http://127.0.0.1/api/tasks/${id}`, { headers });
+    case "list":
+      return new Request("http://127.0.0.1/api/tasks?limit=20", { headers });
+    case "create":
+      return json("POST", "/api/tasks", { title: `Task ${seq++}`, description: "Made by the framework bench" });
+    case "update":
+      return json("PUT", `/api/tasks/${id}`, { title: `Renamed ${seq++}`, status: "completed" });
+    default:
+      return new Request(`http://127.0.0.1/api/tasks/${id}`, { method: "DELETE", headers });
+  }
+}
+
+async function round(handle: Handle, scenario: string): Promise<number> {
+  let left = REQUESTS;
+  let failures = 0;
+  const before = process.cpuUsage();
+  await Promise.all(
+    Array.from({ length: IN_FLIGHT }, async () => {
+      while (left-- > 0) {
+        const response = await handle(requestFor(scenario));
+        if (!response.ok) failures++;
+        await response.arrayBuffer();
+      }
+    }),
+  );
+  const used = process.cpuUsage(before);
+  if (failures > 0) throw new Error(`${scenario}: ${failures} answers outside 2xx`);
+  return (used.user + used.system) / REQUESTS;
+}
+
+const targets: { label: string; handle: Handle }[] = [{ label: "service", handle: await serviceFrom(ROOT) }];
+let baselineDir: string | undefined;
+if (args.baseline) {
+  baselineDir = mkdtempSync(`${tmpdir()}/tasks-framework-`);
+  await Bun.$`git -C ${ROOT} archive ${args.baseline} | tar -x -C ${baselineDir} && cd ${baselineDir} && bun install --frozen-lockfile`.quiet();
+  targets.push({ label: `@${args.baseline}`, handle: await serviceFrom(baselineDir) });
+}
+targets.push({ label: "bare", handle: await bare() }, { label: "requests", handle: requestsOnly });
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
+const lines = [
+  `${REQUESTS} requests per round, ${ROUNDS} rounds, ${IN_FLIGHT} in flight; CPU µs per request beyond building it (median of rounds; min-max in brackets)`,
+  "",
+  `| scenario | ${targets
+    .slice(0, -1)
+    .map((t) => t.label)
+    .join(" | ")} | ${targets
+    .slice(0, -2)
+    .map((t) => `${t.label} / bare`)
+    .join(" | ")} | requests alone |`,
+  `| --- |${" ---: |".repeat(targets.length * 2 - 2)}`,
+];
+for (const scenario of args.only!.split(",").filter((s) => SCENARIOS.includes(s))) {
+  const runs = targets.map(() => [] as number[]);
+  for (const t of targets) await round(t.handle, scenario); // warm-up
+  for (let r = 0; r < ROUNDS; r++) {
+    const order = r % 2 === 0 ? [...targets.keys()] : [...targets.keys()].reverse();
+    for (const i of order) runs[i]!.push(await round(targets[i]!.handle, scenario));
+    Bun.gc(true);
+  }
+  const alone = median(runs.at(-1)!);
+  const net = runs.slice(0, -1).map((xs) => xs.map((x) => x - alone));
+  const bareNet = median(net.at(-1)!);
+  const cell = (xs: number[]) =>
+    `${median(xs).toFixed(1)} [${Math.min(...xs).toFixed(1)}-${Math.max(...xs).toFixed(1)}]`;
+  lines.push(
+    `| ${scenario} | ${net.map(cell).join(" | ")} | ${net
+      .slice(0, -1)
+      .map((xs) => `${(median(xs) / bareNet).toFixed(2)}x`)
+      .join(" | ")} | ${alone.toFixed(1)} |`,
+  );
+  console.error(`${scenario} done`);
+}
+console.log(lines.join("\n"));
+if (baselineDir) rmSync(baselineDir, { recursive: true, force: true });
+process.exit(0);
