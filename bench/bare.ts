@@ -9,6 +9,7 @@
 // PostgreSQL's text as the service reads them: the difference to the service is then the framework
 // and the service's own work alone, and the difference between the two bare servers the driver's.
 // Environment: DATABASE_URL, BETTER_AUTH_SECRET, PORT, DB_POOL_MAX, BARE_DRIVER (bun | postgres).
+// As a program it serves; imported (bench/framework.ts), `bareRoutes` gives its routes over any driver.
 import { SQL } from "bun";
 import { jwtVerify } from "jose";
 import postgres from "postgres";
