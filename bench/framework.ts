@@ -8,7 +8,7 @@
 // and says nothing about the driver, the database or the socket.
 // Each round runs every target once over the same requests (100 in flight, random users and tasks),
 // alternating the order; CPU time (user + system) of this process per request, the median of the
-// rounds, less what building the requests alone costs (the `requests` line).
+// rounds, less what building the requests alone costs (the `requests alone` column).
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { parseArgs } from "node:util";
