@@ -13,7 +13,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { parseArgs } from "node:util";
 import { plugin } from "bun";
-import { SignJWT } from "jose";
+import { makeUsers } from "./seed";
+import { checkout } from "./server";
 
 const ROOT = `${import.meta.dir}/..`;
 const SCENARIOS = ["get", "list", "create", "update", "delete"];
@@ -127,16 +128,7 @@ const requestsOnly: Handle = async (request) => {
   return new Response("{}");
 };
 
-const key = new TextEncoder().encode(SECRET);
-const tokens = await Promise.all(
-  Array.from({ length: 100 }, (_, i) =>
-    new SignJWT({ sub: `bench-user-${i}` })
-      .setProtectedHeader({ alg: "HS256", typ: "JWT" })
-      .setIssuedAt()
-      .setExpirationTime("6h")
-      .sign(key),
-  ),
-);
+const tokens = (await makeUsers(SECRET, 100)).map((user) => user.token);
 let seq = 0;
 function requestFor(scenario: string): Request {
   const headers: Record<string, string> = { authorization: `Bearer ${tokens[(Math.random() * 100) | 0]}` };
@@ -183,7 +175,7 @@ const targets: { label: string; handle: Handle }[] = [{ label: "service", handle
 let baselineDir: string | undefined;
 if (args.baseline) {
   baselineDir = mkdtempSync(`${tmpdir()}/tasks-framework-`);
-  await Bun.$`git -C ${ROOT} archive ${args.baseline} | tar -x -C ${baselineDir} && cd ${baselineDir} && bun install --frozen-lockfile`.quiet();
+  await checkout(args.baseline, baselineDir);
   targets.push({ label: `@${args.baseline}`, handle: await serviceFrom(baselineDir) });
 }
 targets.push({ label: "bare", handle: await bare() }, { label: "requests", handle: requestsOnly });

@@ -18,7 +18,7 @@ import { ANCHOR_EVERY } from "../src/tasks/anchors";
 import { SORTS, type Sort, type TaskStatus } from "../src/tasks/constants";
 import { decodeCursor } from "../src/tasks/cursor";
 import { anchorsQuery, type ListMode, listQuery } from "../src/tasks/list";
-import { freePort } from "./server";
+import { checkout, freePort } from "./server";
 
 const { values: args } = parseArgs({
   options: {
@@ -131,7 +131,7 @@ try {
   let baselineBase: string | undefined;
   if (args.baseline) {
     log(`baseline: ${args.baseline}, its own install`);
-    await Bun.$`mkdir -p ${baselineDir} && git -C ${import.meta.dir}/.. archive ${args.baseline} | tar -x -C ${baselineDir} && cd ${baselineDir} && bun install --frozen-lockfile`.quiet();
+    await checkout(args.baseline, baselineDir);
     const old = await serve(baselineDir, false);
     baseline = old.proc;
     baselineBase = old.base;

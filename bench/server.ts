@@ -5,13 +5,17 @@ import type { Subprocess } from "bun";
 
 const ROOT = `${import.meta.dir}/..`;
 
+/** Commit `ref`'s tree in `dir`, with its own install: its lockfile and dependency patches, not the working tree's. */
+export async function checkout(ref: string, dir: string) {
+  await Bun.$`mkdir -p ${dir} && git -C ${ROOT} archive ${ref} | tar -x -C ${dir} && cd ${dir} && bun install --frozen-lockfile`.quiet();
+}
+
 /** The image's build of the working tree, or of git `ref` (for --baseline comparisons); `entry` another program built alike. */
 export async function buildBinary(outfile: string, ref?: string, entry = "./src/index.ts") {
   let cwd = ROOT;
   if (ref) {
     cwd = `${outfile}-src`;
-    // Its own install: the baseline's lockfile and dependency patches, not the working tree's.
-    await Bun.$`mkdir -p ${cwd} && git -C ${ROOT} archive ${ref} | tar -x -C ${cwd} && cd ${cwd} && bun install --frozen-lockfile`.quiet();
+    await checkout(ref, cwd);
   }
   const build = Bun.spawnSync(["bun", "build", "--compile", "--minify", "--sourcemap", entry, "--outfile", outfile], {
     cwd,
