@@ -1,4 +1,4 @@
-// `bun run bench:framework [--requests 30000] [--rounds 8] [--only get,list,create,update,delete] [--baseline <git ref>]`
+// `bun run bench:framework [--requests 30000] [--rounds 8] [--only get,list,create,update,delete] [--baseline <git ref>] [--database <admin url>]`
 // What the framework and the service's own code cost per request, without the database and without
 // HTTP: the service's whole app (createApp, every hook and plugin, the guard, the deadline tracking,
 // drizzle's handle, the repository) and the bare server's routes (bench/bare.ts), both called in this
@@ -6,6 +6,10 @@
 // with rows shaped as PostgreSQL's. A measuring instrument, not a test: it isolates what `bun run bench`
 // cannot resolve on a busy machine (a few microseconds among the driver's and PostgreSQL's hundred),
 // and says nothing about the driver, the database or the socket.
+// --database runs the same with the real driver against a fresh database made on that server (migrated,
+// 100 users x 20 tasks seeded through the service, a pool of tasks to delete; dropped at the end): still
+// no HTTP, but the driver and its socket as the service drives them, against the bare routes on
+// postgres.js as bench/bare.ts drives it (BARE_DRIVER=postgres).
 // Each round runs every target once over the same requests (100 in flight, random users and tasks),
 // alternating the order; CPU time (user + system) of this process per request, the median of the
 // rounds, less what building the requests alone costs (the `requests alone` column).
@@ -13,6 +17,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { parseArgs } from "node:util";
 import { plugin } from "bun";
+import postgres from "postgres";
 import { makeUsers } from "./seed";
 import { checkout } from "./server";
 
@@ -24,6 +29,7 @@ const { values: args } = parseArgs({
     rounds: { type: "string", default: "8" },
     only: { type: "string", default: SCENARIOS.join(",") },
     baseline: { type: "string" },
+    database: { type: "string" },
   },
 });
 const REQUESTS = Number(args.requests);
@@ -31,6 +37,12 @@ const ROUNDS = Number(args.rounds);
 const IN_FLIGHT = 100;
 const SECRET = "framework-bench-secret-that-is-long-enough";
 process.env.BETTER_AUTH_SECRET = SECRET; // bench/bare.ts reads its key from the environment
+const DB_NAME = `tasks_framework_${process.pid}`;
+const admin = args.database ? postgres(args.database, { max: 1, onnotice: () => {} }) : undefined;
+const DB_URL = args.database
+  ? Object.assign(new URL(args.database), { pathname: `/${DB_NAME}` }).toString()
+  : "postgres://bench@127.0.0.1:5432/bench";
+if (admin) await admin.unsafe(`create database "${DB_NAME}"`);
 
 // The driver's stand-in. Every statement answers one task row (a list: 21 rows with the list's `key`
 // and `total`), as postgres.js gives them to the service: bigints and timestamps as PostgreSQL's text.
@@ -69,13 +81,14 @@ function fakePostgres(options: Record<string, unknown> = {}) {
   };
   return sql;
 }
-// Every `import postgres from "postgres"` from here on, the service's and the baseline's, gets it.
-plugin({
-  name: "postgres stand-in",
-  setup(build) {
-    build.module("postgres", () => ({ exports: { default: fakePostgres }, loader: "object" }));
-  },
-});
+// Without --database, every `import postgres from "postgres"` from here on, the service's and the baseline's, gets it.
+if (!args.database)
+  plugin({
+    name: "postgres stand-in",
+    setup(build) {
+      build.module("postgres", () => ({ exports: { default: fakePostgres }, loader: "object" }));
+    },
+  });
 
 type Handle = (request: Request) => Promise<Response>;
 
@@ -89,7 +102,7 @@ async function serviceFrom(dir: string): Promise<Handle> {
   // As `bun run bench` starts it: production, fair share off, the log line built and dropped.
   const config = loadConfig({
     NODE_ENV: "production",
-    DATABASE_URL: "postgres://bench@127.0.0.1:5432/bench",
+    DATABASE_URL: DB_URL,
     BETTER_AUTH_SECRET: SECRET,
     RATE_LIMIT_PER_MINUTE: "0",
     USER_CONCURRENCY: "0",
@@ -97,6 +110,7 @@ async function serviceFrom(dir: string): Promise<Handle> {
   });
   const logger = createLogger({ level: "info" }, () => {});
   const database = await openDatabase(config.database, config.databaseLimits);
+  if (args.database) await database.migrate();
   const verifier = cachedVerifier(verifierFromConfig(config.auth, logger));
   const app = createApp({ config, database, verifier, logger });
   return (request) => app.handle(request);
@@ -104,7 +118,8 @@ async function serviceFrom(dir: string): Promise<Handle> {
 
 async function bare(): Promise<Handle> {
   const { bareRoutes, notFound404 } = await import("./bare");
-  const sql = { unsafe: async (text: string, params: unknown[]) => rowsFor(text, params), close: async () => {} };
+  const standIn = { unsafe: async (text: string, params: unknown[]) => rowsFor(text, params), close: async () => {} };
+  const sql = args.database ? bareOnPostgres() : standIn;
   const routes = bareRoutes(sql, () => {}) as unknown as Record<
     string,
     Record<string, (request: Request & { params: Record<string, string> }) => Promise<Response>>
@@ -122,17 +137,37 @@ async function bare(): Promise<Handle> {
   };
 }
 
+// As bench/bare.ts opens it with BARE_DRIVER=postgres.
+function bareOnPostgres() {
+  const asText = { to: 1184, from: [1184], serialize: (x: string) => x, parse: (x: string) => x };
+  const client = postgres(DB_URL, { max: 10, prepare: true, onnotice: () => {}, types: { timestamptz: asText } });
+  return {
+    unsafe: (text: string, params: unknown[]) =>
+      client.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: true }),
+    close: () => client.end(),
+  };
+}
+
 // What building a request and reading its answer cost alone.
 const requestsOnly: Handle = async (request) => {
   await request.arrayBuffer();
   return new Response("{}");
 };
 
-const tokens = (await makeUsers(SECRET, 100)).map((user) => user.token);
+const users = await makeUsers(SECRET, 100);
 let seq = 0;
+// With --database: each user's own tasks, and the next task of theirs to delete.
+const deleteNext: number[] = [];
+const DELETE_POOL = 4000;
 function requestFor(scenario: string): Request {
-  const headers: Record<string, string> = { authorization: `Bearer ${tokens[(Math.random() * 100) | 0]}` };
-  const id = 1 + ((Math.random() * 2000) | 0);
+  const u = (Math.random() * 100) | 0;
+  const headers: Record<string, string> = { authorization: `Bearer ${users[u]!.token}` };
+  const own = users[u]!.ids;
+  const id = !args.database
+    ? 1 + ((Math.random() * 2000) | 0)
+    : scenario === "delete"
+      ? deleteNext[u]!++
+      : own[(Math.random() * own.length) | 0]!;
   const json = (method: string, path: string, body: unknown) =>
     new Request(`http://127.0.0.1${path}`, {
       method,
@@ -172,6 +207,7 @@ async function round(handle: Handle, scenario: string): Promise<number> {
 }
 
 const targets: { label: string; handle: Handle }[] = [{ label: "service", handle: await serviceFrom(ROOT) }];
+if (admin) await seed(targets[0]!.handle);
 let baselineDir: string | undefined;
 if (args.baseline) {
   baselineDir = mkdtempSync(`${tmpdir()}/tasks-framework-`);
@@ -179,6 +215,33 @@ if (args.baseline) {
   targets.push({ label: `@${args.baseline}`, handle: await serviceFrom(baselineDir) });
 }
 targets.push({ label: "bare", handle: await bare() }, { label: "requests", handle: requestsOnly });
+
+/** The fresh database's data: 20 tasks per user through the service, then the pool DELETE walks. */
+async function seed(handle: Handle) {
+  for (const user of users)
+    for (let i = 0; i < 20; i++) {
+      const response = await handle(
+        new Request("http://127.0.0.1/api/tasks", {
+          method: "POST",
+          headers: { authorization: `Bearer ${user.token}`, "content-type": "application/json" },
+          body: JSON.stringify({ title: `task ${i} of ${user.userId}`, description: i % 2 ? null : "seeded" }),
+        }),
+      );
+      if (response.status !== 201) throw new Error(`seeding answered ${response.status}: ${await response.text()}`);
+      user.ids.push(((await response.json()) as { id: number }).id);
+    }
+  const sql = postgres(DB_URL, { max: 1, onnotice: () => {} });
+  for (const user of users) {
+    const [row] = await sql<{ lo: number }[]>`
+      with ins as (
+        insert into tasks (title, user_id) select 'to delete', ${user.userId} from generate_series(1, ${DELETE_POOL})
+        returning id
+      ) select min(id)::int as lo from ins`;
+    deleteNext.push(row!.lo);
+  }
+  await sql`vacuum analyze tasks`;
+  await sql.end();
+}
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
 const lines = [
@@ -194,6 +257,9 @@ const lines = [
   `| --- |${" ---: |".repeat(targets.length * 2 - 2)}`,
 ];
 for (const scenario of args.only!.split(",").filter((s) => SCENARIOS.includes(s))) {
+  // Each round deletes REQUESTS tasks per target, spread over the users at random: keep well inside the pool.
+  if (scenario === "delete" && admin && (ROUNDS + 1) * targets.length * REQUESTS > 0.8 * 100 * DELETE_POOL)
+    throw new Error(`--database: delete needs (rounds + 1) x targets x requests below ${0.8 * 100 * DELETE_POOL}`);
   const runs = targets.map(() => [] as number[]);
   for (const t of targets) await round(t.handle, scenario); // warm-up
   for (let r = 0; r < ROUNDS; r++) {
@@ -216,4 +282,5 @@ for (const scenario of args.only!.split(",").filter((s) => SCENARIOS.includes(s)
 }
 console.log(lines.join("\n"));
 if (baselineDir) rmSync(baselineDir, { recursive: true, force: true });
+if (admin) await admin.unsafe(`drop database if exists "${DB_NAME}" with (force)`);
 process.exit(0);
