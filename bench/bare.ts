@@ -25,18 +25,15 @@ export interface BareSql {
   close(): Promise<void>;
 }
 const asText = { to: 1184, from: [1184], serialize: (x: string) => x, parse: (x: string) => x };
+/** The bare server's postgres.js client (BARE_DRIVER=postgres); bench/framework.ts --database uses it too. */
+export function barePostgres(url: string, max: number): BareSql {
+  const client = postgres(url, { max, prepare: true, onnotice: () => {}, types: { timestamptz: asText } });
+  // Prepared, as Bun's client and the service prepare them (postgres.js's unsafe() would not).
+  return { unsafe: (text, params) => client.unsafe(text, params, { prepare: true }), close: () => client.end() };
+}
 function openSql(): BareSql {
   const max = Number(env.DB_POOL_MAX ?? 10);
-  if (env.BARE_DRIVER === "postgres") {
-    const client = postgres(env.DATABASE_URL!, {
-      max,
-      prepare: true,
-      onnotice: () => {},
-      types: { timestamptz: asText },
-    });
-    // Prepared, as Bun's client and the service prepare them (postgres.js's unsafe() would not).
-    return { unsafe: (text, params) => client.unsafe(text, params, { prepare: true }), close: () => client.end() };
-  }
+  if (env.BARE_DRIVER === "postgres") return barePostgres(env.DATABASE_URL!, max);
   return new SQL({ url: env.DATABASE_URL!, max, prepare: true, onnotice: () => {} } as ConstructorParameters<
     typeof SQL
   >[0]);

@@ -117,9 +117,9 @@ async function serviceFrom(dir: string): Promise<Handle> {
 }
 
 async function bare(): Promise<Handle> {
-  const { bareRoutes, notFound404 } = await import("./bare");
+  const { bareRoutes, barePostgres, notFound404 } = await import("./bare");
   const standIn = { unsafe: async (text: string, params: unknown[]) => rowsFor(text, params), close: async () => {} };
-  const sql = args.database ? bareOnPostgres() : standIn;
+  const sql = args.database ? barePostgres(DB_URL, 10) : standIn;
   const routes = bareRoutes(sql, () => {}) as unknown as Record<
     string,
     Record<string, (request: Request & { params: Record<string, string> }) => Promise<Response>>
@@ -134,17 +134,6 @@ async function bare(): Promise<Handle> {
     const methods = routes[path === "/api/tasks" ? "/api/tasks" : "/api/tasks/:id"]!;
     const handler = methods[request.method];
     return handler ? handler(withParams) : Promise.resolve(notFound404(request));
-  };
-}
-
-// As bench/bare.ts opens it with BARE_DRIVER=postgres.
-function bareOnPostgres() {
-  const asText = { to: 1184, from: [1184], serialize: (x: string) => x, parse: (x: string) => x };
-  const client = postgres(DB_URL, { max: 10, prepare: true, onnotice: () => {}, types: { timestamptz: asText } });
-  return {
-    unsafe: (text: string, params: unknown[]) =>
-      client.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: true }),
-    close: () => client.end(),
   };
 }
 
