@@ -18,7 +18,7 @@ import { tmpdir } from "node:os";
 import { parseArgs } from "node:util";
 import { plugin } from "bun";
 import postgres from "postgres";
-import { makeUsers } from "./seed";
+import { makeUsers, seedDeletePool } from "./seed";
 import { checkout } from "./server";
 
 const ROOT = `${import.meta.dir}/..`;
@@ -220,15 +220,8 @@ async function seed(handle: Handle) {
       user.ids.push(((await response.json()) as { id: number }).id);
     }
   const sql = postgres(DB_URL, { max: 1, onnotice: () => {} });
-  for (const user of users) {
-    const [row] = await sql<{ lo: number }[]>`
-      with ins as (
-        insert into tasks (title, user_id) select 'to delete', ${user.userId} from generate_series(1, ${DELETE_POOL})
-        returning id
-      ) select min(id)::int as lo from ins`;
-    deleteNext.push(row!.lo);
-  }
-  await sql`vacuum analyze tasks`;
+  await seedDeletePool(sql, users, DELETE_POOL);
+  deleteNext.push(...users.map((user) => user.delLo));
   await sql.end();
 }
 
