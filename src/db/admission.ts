@@ -1,6 +1,8 @@
 import { DatabaseBusyError, DatabaseStuckError, HttpError } from "../errors";
 import { isConnectionLost } from "./sqlstate";
 
+// Before a read's retry: a moment for the driver to see the other sockets the server closed, so the
+// retry gets a live one.
 const RETRY_PAUSE_MS = 25;
 
 export interface DbGuard {
@@ -20,6 +22,8 @@ export interface TrackedWork<T> {
   abandon(): Promise<void>;
   /** Closes the connections it may still hold (the server or pooler does not act on cancels). */
   reclaim(): Promise<void>;
+  /** Runs the work again under the same tracking (a read's retry); `done` is the caller's to update. */
+  again(): Promise<T>;
 }
 
 export interface Deadline {
@@ -113,8 +117,9 @@ export function createGuard({
   };
 
   // One promise and one timer per piece of work, settled by whichever comes first (this runs on every
-  // request; a race of wrapped promises cost a few more allocations each time).
-  const underDeadline = <T>({ ms, graceMs, track }: Deadline, work: () => Promise<T>): Promise<T> =>
+  // request; each promise or closure more is measurable). A read that lost its connection is run again
+  // here, under the same deadline and tracking, rather than in a wrapper around the work.
+  const underDeadline = <T>({ ms, graceMs, track }: Deadline, work: () => Promise<T>, retry: boolean): Promise<T> =>
     new Promise<T>((resolve, reject) => {
       const tracked = track(work);
       let expired = false;
@@ -122,19 +127,28 @@ export function createGuard({
         expired = true;
         afterDeadline(tracked, ms, graceMs).then(resolve, reject);
       }, ms);
+      const succeed = (value: T) => {
+        if (expired) return;
+        clearTimeout(timer);
+        release();
+        resolve(value);
+      };
+      const fail = (error: unknown) => {
+        if (expired) return;
+        clearTimeout(timer);
+        release();
+        reject(error);
+      };
       tracked.done.then(
-        (value) => {
-          if (expired) return;
-          clearTimeout(timer);
-          release();
-          resolve(value);
-        },
-        (error) => {
-          if (expired) return;
-          clearTimeout(timer);
-          release();
-          reject(error);
-        },
+        succeed,
+        retry
+          ? (error: unknown) => {
+              if (expired || !isConnectionLost(error)) return fail(error);
+              // What the deadline waits for from now on: the pause, then the second attempt.
+              tracked.done = sleep(RETRY_PAUSE_MS).then(() => tracked.again());
+              tracked.done.then(succeed, fail);
+            }
+          : fail,
       );
     });
 
@@ -156,35 +170,32 @@ export function createGuard({
     throw new DatabaseStuckError(ms);
   };
 
-  const run = async <T>(work: () => Promise<T>): Promise<T> => {
-    if (deadline) return underDeadline(deadline, work);
+  // Without a deadline (PGlite), the same retry of a read around the work.
+  const run = async <T>(work: () => Promise<T>, retry: boolean): Promise<T> => {
+    if (deadline) return underDeadline(deadline, work, retry);
     try {
-      return await work();
+      try {
+        return await work();
+      } catch (error) {
+        if (!retry || !isConnectionLost(error)) throw error;
+        await sleep(RETRY_PAUSE_MS);
+        return await work();
+      }
     } finally {
       release();
     }
   };
   // A free permit is taken at once, without waiting a turn of the event loop for it.
-  const admitted = <T>(work: () => Promise<T>): Promise<T> => {
+  const admitted = <T>(work: () => Promise<T>, retry: boolean): Promise<T> => {
     if (free > 0 && waiting.length === 0) {
       free--;
-      return run(work);
+      return run(work, retry);
     }
-    return acquire().then(() => run(work));
+    return acquire().then(() => run(work, retry));
   };
 
   return {
-    read: (work) =>
-      admitted(async () => {
-        try {
-          return await work();
-        } catch (error) {
-          if (!isConnectionLost(error)) throw error;
-          // Give the driver a moment to see the other sockets the server closed, so the retry gets a live one.
-          await new Promise((resolve) => setTimeout(resolve, RETRY_PAUSE_MS));
-          return work();
-        }
-      }),
-    write: (work) => admitted(work),
+    read: (work) => admitted(work, true),
+    write: (work) => admitted(work, false),
   };
 }

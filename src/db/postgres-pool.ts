@@ -5,7 +5,7 @@ import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import postgres from "postgres";
 import type { DatabaseLimits } from "../config";
 import { DatabaseStuckError } from "../errors";
-import type { Deadline } from "./admission";
+import type { Deadline, TrackedWork } from "./admission";
 import * as schema from "./schema";
 
 type Query = ReturnType<postgres.Sql["unsafe"]>;
@@ -73,6 +73,38 @@ function transactionView(
   });
 }
 
+/**
+ * One admitted piece of work and its statements: one object per request, its methods on the prototype
+ * (this is on every request's path; a Set and a closure per method cost more than the work's own calls).
+ */
+class Tracked<T> implements Scope, TrackedWork<T> {
+  queries = new Set<Query>();
+  abandoned = false;
+  pool: postgres.Sql | undefined;
+  done: Promise<T>;
+
+  constructor(
+    private readonly work: () => Promise<T>,
+    private readonly current: () => postgres.Sql,
+    private readonly replace: (stuck: postgres.Sql) => Promise<void>,
+  ) {
+    this.done = scopes.run(this, work);
+  }
+
+  again(): Promise<T> {
+    return scopes.run(this, this.work);
+  }
+
+  abandon(): Promise<void> {
+    this.abandoned = true;
+    return Promise.all([...this.queries].map(cancel)).then(() => {});
+  }
+
+  reclaim(): Promise<void> {
+    return this.replace(this.pool ?? this.current());
+  }
+}
+
 export interface TrackedPool {
   /** Stands in for a postgres.js client towards drizzle; always the current pool. */
   facade: postgres.Sql;
@@ -131,17 +163,7 @@ export function openTrackedPool(
   const deadline: Deadline = {
     ms: limits.statementTimeoutMs,
     graceMs: limits.connectTimeoutMs,
-    track(work) {
-      const scope: Scope = { queries: new Set(), abandoned: false, pool: undefined };
-      return {
-        done: scopes.run(scope, work),
-        abandon() {
-          scope.abandoned = true;
-          return Promise.all([...scope.queries].map(cancel)).then(() => {});
-        },
-        reclaim: () => replace(scope.pool ?? pool),
-      };
-    },
+    track: (work) => new Tracked(work, () => pool, replace),
   };
 
   return {
