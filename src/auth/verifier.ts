@@ -7,6 +7,11 @@ export interface TokenVerifier {
   verify(token: string): Promise<{ userId: string; exp: number; kid?: string | undefined }>;
   /** Whether a token verified earlier with key `kid` may still be trusted (its key still published). */
   trusts?(kid: string | undefined): Promise<boolean>;
+  /**
+   * The user of a token verified before, without a promise, when nothing is left to ask (src/auth/cache.ts);
+   * undefined means: call verify.
+   */
+  known?(token: string): string | undefined;
 }
 
 export const MAX_USER_ID_CHARS = 255;
