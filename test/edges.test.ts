@@ -118,6 +118,24 @@ describe("a live server, over raw sockets", () => {
     expect(statusOf(answer)).toBe(401);
     expect(performance.now() - started).toBeLessThan(2500);
   });
+
+  test("a chunked body (no Content-Length) is held to 64 KiB too: 413 over it, 201 under it", async () => {
+    const token = await tokenFor(newUser("chunked"));
+    const chunked = (json: string) =>
+      `POST /api/tasks HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n${Buffer.byteLength(json).toString(16)}\r\n${json}\r\n0\r\n\r\n`;
+    // 3 bytes a character: 22,000 characters are 66,000 bytes, over the limit in bytes only.
+    const over = await rawRequest(
+      server.port,
+      chunked(JSON.stringify({ title: "big", description: "€".repeat(22_000) })),
+    );
+    expect(statusOf(over)).toBe(413);
+    expect(over).toContain("65536");
+    const under = await rawRequest(
+      server.port,
+      chunked(JSON.stringify({ title: "small", description: "€".repeat(9_000) })),
+    );
+    expect(statusOf(under)).toBe(201);
+  });
 });
 
 describe("authentication comes before the body", () => {
