@@ -1,4 +1,5 @@
 // `bun run bench:framework [--requests 30000] [--rounds 8] [--only get,list,create,update,delete] [--baseline <git ref>] [--database <admin url>]`
+// `bun run bench:framework --instructions [--requests 3000] [--windows 10] [--warm 12000] [--only ...] [--baseline <git ref>]`
 // What the framework and the service's own code cost per request, without the database and without
 // HTTP: the service's whole app (createApp, every hook and plugin, the guard, the deadline tracking,
 // drizzle's handle, the repository) and the bare server's routes (bench/bare.ts), both called in this
@@ -13,7 +14,12 @@
 // Each round runs every target once over the same requests (100 in flight, random users and tasks),
 // alternating the order; CPU time (user + system) of this process per request, the median of the
 // rounds, less what building the requests alone costs (the `requests alone` column).
-import { mkdtempSync, rmSync } from "node:fs";
+// --instructions counts instructions instead of CPU time, under valgrind's callgrind (stand-in driver
+// only): each target and scenario in its own process, --warm requests first (so the JIT has tiered up),
+// then --windows windows of --requests requests, counted apart; the least window per request is the
+// figure (a window that holds a full garbage collection counts 10-30% more). Repeatable to a few
+// hundred instructions per request whatever else the machine does, where CPU time moves by thousands.
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { parseArgs } from "node:util";
 import { plugin } from "bun";
@@ -25,16 +31,26 @@ const ROOT = `${import.meta.dir}/..`;
 const SCENARIOS = ["get", "list", "create", "update", "delete"];
 const { values: args } = parseArgs({
   options: {
-    requests: { type: "string", default: "30000" },
+    requests: { type: "string" },
     rounds: { type: "string", default: "8" },
     only: { type: "string", default: SCENARIOS.join(",") },
     baseline: { type: "string" },
     database: { type: "string" },
+    instructions: { type: "boolean", default: false },
+    windows: { type: "string", default: "10" },
+    warm: { type: "string", default: "12000" },
+    // Internal: the one target a process under callgrind runs (--instructions starts them).
+    target: { type: "string" },
   },
 });
-const REQUESTS = Number(args.requests);
+const REQUESTS = Number(args.requests ?? (args.instructions ? 3000 : 30000));
 const ROUNDS = Number(args.rounds);
 const IN_FLIGHT = 100;
+if (args.instructions) {
+  if (args.database) throw new Error("--instructions runs on the driver's stand-in only; leave out --database");
+  await countInstructions();
+  process.exit(0);
+}
 const SECRET = "framework-bench-secret-that-is-long-enough";
 process.env.BETTER_AUTH_SECRET = SECRET; // bench/bare.ts reads its key from the environment
 const DB_NAME = `tasks_framework_${process.pid}`;
@@ -177,8 +193,8 @@ function requestFor(scenario: string): Request {
   }
 }
 
-async function round(handle: Handle, scenario: string): Promise<number> {
-  let left = REQUESTS;
+async function round(handle: Handle, scenario: string, requests = REQUESTS): Promise<number> {
+  let left = requests;
   let failures = 0;
   const before = process.cpuUsage();
   await Promise.all(
@@ -192,9 +208,10 @@ async function round(handle: Handle, scenario: string): Promise<number> {
   );
   const used = process.cpuUsage(before);
   if (failures > 0) throw new Error(`${scenario}: ${failures} answers outside 2xx`);
-  return (used.user + used.system) / REQUESTS;
+  return (used.user + used.system) / requests;
 }
 
+if (args.target) await countedRun();
 const targets: { label: string; handle: Handle }[] = [{ label: "service", handle: await serviceFrom(ROOT) }];
 if (admin) await seed(targets[0]!.handle);
 let baselineDir: string | undefined;
@@ -266,3 +283,94 @@ console.log(lines.join("\n"));
 if (baselineDir) rmSync(baselineDir, { recursive: true, force: true });
 if (admin) await admin.unsafe(`drop database if exists "${DB_NAME}" with (force)`);
 process.exit(0);
+
+/** As a child under callgrind: one target, one scenario; the counter toggled around each window. */
+async function countedRun(): Promise<never> {
+  const label = args.target!;
+  let handle: Handle;
+  let dir: string | undefined;
+  if (label === "service") handle = await serviceFrom(ROOT);
+  else if (label === "bare") handle = await bare();
+  else if (label === "requests") handle = requestsOnly;
+  else {
+    dir = mkdtempSync(`${tmpdir()}/tasks-framework-`);
+    await checkout(label.slice(1), dir);
+    handle = await serviceFrom(dir);
+  }
+  const callgrind = (flag: string) => Bun.spawnSync(["callgrind_control", flag, String(process.pid)]);
+  const scenario = args.only!;
+  await round(handle, scenario, Number(args.warm));
+  for (let w = 0; w < Number(args.windows); w++) {
+    Bun.gc(true);
+    callgrind("-i=on");
+    await round(handle, scenario);
+    callgrind("-i=off");
+    callgrind("-d"); // one dump per window
+  }
+  if (dir) rmSync(dir, { recursive: true, force: true });
+  process.exit(0);
+}
+
+/** --instructions: each target and scenario under callgrind, two at a time; a table of instructions per request. */
+async function countInstructions() {
+  if (Bun.spawnSync(["valgrind", "--version"], { stdout: "ignore", stderr: "ignore" }).exitCode !== 0)
+    throw new Error("--instructions needs valgrind (Debian: apt-get install valgrind)");
+  const labels = ["service", ...(args.baseline ? [`@${args.baseline}`] : []), "bare", "requests"];
+  const scenarios = args.only!.split(",").filter((s) => SCENARIOS.includes(s));
+  const jobs = scenarios.flatMap((scenario) => labels.map((label) => ({ scenario, label })));
+  const counts = new Map<string, number[]>();
+  const count = async ({ scenario, label }: { scenario: string; label: string }) => {
+    const dir = mkdtempSync(`${tmpdir()}/tasks-instructions-`);
+    const child = Bun.spawn(
+      [
+        "valgrind",
+        "--tool=callgrind",
+        "--instr-atstart=no",
+        `--callgrind-out-file=${dir}/out`,
+        process.execPath,
+        import.meta.path,
+        ...["--target", label, "--only", scenario, "--requests", String(REQUESTS)],
+        ...["--warm", args.warm!, "--windows", args.windows!],
+      ],
+      // The JIT and the collector on the main thread: counted in the window where they run, the same each time.
+      { env: { ...process.env, BUN_JSC_useConcurrentJIT: "false", BUN_JSC_useConcurrentGC: "false" }, stderr: "pipe" },
+    );
+    if ((await child.exited) !== 0) throw new Error(`${label} ${scenario}: ${await new Response(child.stderr).text()}`);
+    const windows = readdirSync(dir)
+      .filter((f) => /^out\.\d+$/.test(f))
+      .map((f) => Number(/^totals: (\d+)$/m.exec(readFileSync(`${dir}/${f}`, "utf8"))?.[1] ?? 0) / REQUESTS);
+    rmSync(dir, { recursive: true, force: true });
+    counts.set(`${label} ${scenario}`, windows);
+    console.error(`${label} ${scenario}: least ${Math.min(...windows).toFixed(0)} instructions per request`);
+  };
+  const queue = [...jobs];
+  await Promise.all(
+    [0, 1].map(async () => {
+      for (let job = queue.shift(); job; job = queue.shift()) await count(job);
+    }),
+  );
+  const least = (label: string, scenario: string) => Math.min(...counts.get(`${label} ${scenario}`)!);
+  const shown = labels.slice(0, -1);
+  const k = (n: number) => `${(n / 1000).toFixed(1)}k`;
+  const lines = [
+    `${REQUESTS} requests per window, ${args.windows} windows after ${args.warm} to warm up, ${IN_FLIGHT} in flight; instructions per request beyond building it (least window)`,
+    "",
+    `| scenario | ${shown.join(" | ")} | ${shown
+      .slice(0, -1)
+      .map((l) => `${l} / bare`)
+      .join(" | ")} | requests alone |`,
+    `| --- |${" ---: |".repeat(shown.length * 2)}`,
+  ];
+  for (const scenario of scenarios) {
+    const alone = least("requests", scenario);
+    const net = shown.map((label) => least(label, scenario) - alone);
+    const bareNet = net.at(-1)!;
+    lines.push(
+      `| ${scenario} | ${net.map(k).join(" | ")} | ${net
+        .slice(0, -1)
+        .map((n) => `${(n / bareNet).toFixed(2)}x`)
+        .join(" | ")} | ${k(alone)} |`,
+    );
+  }
+  console.log(lines.join("\n"));
+}
