@@ -112,4 +112,33 @@ describe.skipIf(missing(clusterAvailable, CLUSTER))("pool exhaustion", () => {
     await Bun.sleep(300);
     expect((await call(user, "GET", `/api/tasks/${task.body.id}`)).body.title).toBe("before");
   }, 60_000);
+
+  test("each piece of work gets its own deadline, counted from when it started, whatever finished before it", async () => {
+    const { call } = await appWith({ DB_POOL_MAX: "4", DB_STATEMENT_TIMEOUT_MS: "600" });
+    const user = newUser();
+    const task = await call(user, "POST", "/api/tasks", { title: "before" });
+    const unlock = await lockRow(admin, task.body.id);
+    try {
+      const started = performance.now();
+      // A quick read first, then two writes stuck on the lock, 300 ms apart.
+      const quick = call(user, "GET", `/api/tasks/${task.body.id}`);
+      const first = call(user, "PUT", `/api/tasks/${task.body.id}`, { title: "first" });
+      await Bun.sleep(300);
+      const second = call(user, "PUT", `/api/tasks/${task.body.id}`, { title: "second" });
+      expect((await quick).status).toBe(200);
+      const a = await first;
+      const firstAt = performance.now() - started;
+      const b = await second;
+      const secondAt = performance.now() - started;
+      expect([a.status, b.status]).toEqual([503, 503]);
+      // Each answered after its own 600 ms (plus the wait for the cancel to take effect), the second
+      // about 300 ms after the first: not both at the first's deadline, not one never.
+      expect(a.ms).toBeGreaterThanOrEqual(600);
+      expect(b.ms).toBeGreaterThanOrEqual(600);
+      expect(secondAt - firstAt).toBeGreaterThan(150);
+      expect(b.ms).toBeLessThan(3000);
+    } finally {
+      await unlock();
+    }
+  }, 60_000);
 });
