@@ -118,8 +118,8 @@ export function createGuard({
   };
 
   // One promise per piece of work, settled by whichever comes first, its answer or its deadline (this
-  // runs on every request; each promise, closure or timer more is measurable). A read that lost its connection is run again
-  // here, under the same deadline and tracking, rather than in a wrapper around the work.
+  // runs on every request; each promise, closure or timer more is measurable). A read that lost its
+  // connection is run again here, under the same deadline and tracking, not in a wrapper around the work.
   const underDeadline = <T>({ ms, graceMs, track }: Deadline, work: () => Promise<T>, retry: boolean): Promise<T> =>
     new Promise<T>((resolve, reject) => {
       const tracked = track(work);

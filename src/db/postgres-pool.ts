@@ -74,8 +74,8 @@ function transactionView(
 }
 
 /**
- * One admitted piece of work and its statements: one object per request, its methods on the prototype
- * (this is on every request's path; a Set and a closure per method cost more than the work's own calls).
+ * One admitted piece of work and its statements: one object per request, with its methods on the
+ * prototype rather than a closure each (this is on every request's path).
  */
 class Tracked<T> implements Scope, TrackedWork<T> {
   queries = new Set<Query>();
