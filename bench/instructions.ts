@@ -1,0 +1,181 @@
+// `bun run bench:instructions [--only get,list,create,update] [--baseline <git ref>] [--connections 10] [--warm 25]
+// [--window 6] [--windows 6]`: instructions per request of each server as it serves the bench's
+// requests over HTTP, under valgrind's callgrind. The service's compiled binary (and a baseline's), and
+// the bare server on postgres.js and on Bun's SQL client (bench/bare.ts compiled alike), one at a time,
+// each under callgrind with its counter off; wrk drives one scenario of bench/tasks.lua: --warm seconds
+// uncounted (the JIT tiers up), then --windows windows of --window seconds, the counter switched on and
+// off around each with callgrind_control and dumped per window. Instructions of the window over the
+// requests wrk completed in it; the least window is the figure (one that holds a full garbage
+// collection counts more). Few connections: under callgrind a server is some 50 times slower, and 100
+// connections would wait past the service's deadlines. A measuring instrument, not a test: what
+// `bun run bench` cannot resolve (a few thousand instructions among a hundred thousand), counted the
+// same whatever else the machine runs, for the HTTP path and the driver as each server drives them.
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { parseArgs } from "node:util";
+import postgres from "postgres";
+import { makeUsers, seedTasks, writeData } from "./seed";
+import { buildBinary, freePort } from "./server";
+import { ensureWrk, wrk } from "./wrk";
+
+// Not delete: each wrk run of it walks the same pool of ids from its start, and here every window is a run.
+const SCENARIOS = ["get", "list", "create", "update"];
+const { values: args } = parseArgs({
+  options: {
+    only: { type: "string", default: "get,update" },
+    baseline: { type: "string" },
+    connections: { type: "string", default: "10" },
+    warm: { type: "string", default: "25" },
+    window: { type: "string", default: "6" },
+    windows: { type: "string", default: "6" },
+    "admin-url": {
+      type: "string",
+      default: process.env.BENCH_ADMIN_URL ?? "postgres://postgres@127.0.0.1:5432/postgres",
+    },
+  },
+});
+if (Bun.spawnSync(["valgrind", "--version"], { stdout: "ignore", stderr: "ignore" }).exitCode !== 0)
+  throw new Error("bench:instructions needs valgrind (Debian: apt-get install valgrind)");
+ensureWrk();
+const scenarios = args.only!.split(",").filter((s) => SCENARIOS.includes(s));
+const connections = Number(args.connections);
+// valgrind names the pipe callgrind_control talks through after USER and HOST: the servers' HOST (their
+// listen address) must be the one callgrind_control sees too.
+const HOST = "127.0.0.1";
+const controlEnv = { ...process.env, HOST };
+
+const tmp = mkdtempSync(`${tmpdir()}/tasks-instructions-`);
+const dbName = `tasks_instructions_${process.pid}`;
+const admin = postgres(args["admin-url"]!, { max: 1, onnotice: () => {} });
+const dbUrl = Object.assign(new URL(args["admin-url"]!), { pathname: `/${dbName}` }).toString();
+const secret = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64");
+const env = {
+  ...process.env,
+  HOST,
+  NODE_ENV: "production",
+  DATABASE_URL: dbUrl,
+  BETTER_AUTH_SECRET: secret,
+  DB_POOL_MAX: "10",
+  RATE_LIMIT_PER_MINUTE: "0",
+  USER_CONCURRENCY: "0",
+  MAX_TASKS_PER_USER: "0",
+  // The JIT and the collector on the main thread: counted in the window where they run.
+  BUN_JSC_useConcurrentJIT: "false",
+  BUN_JSC_useConcurrentGC: "false",
+};
+
+const targets: { label: string; command: string[]; env?: Record<string, string> }[] = [
+  { label: "service", command: [`${tmp}/tasks-api`] },
+];
+console.error("building the binaries");
+await buildBinary(`${tmp}/tasks-api`);
+if (args.baseline) {
+  await buildBinary(`${tmp}/baseline`, args.baseline);
+  targets.push({ label: `@${args.baseline}`, command: [`${tmp}/baseline`] });
+}
+await buildBinary(`${tmp}/bare`, undefined, "./bench/bare.ts");
+targets.push(
+  { label: "bare", command: [`${tmp}/bare`], env: { BARE_DRIVER: "bun" } },
+  { label: "bare pg.js", command: [`${tmp}/bare`], env: { BARE_DRIVER: "postgres" } },
+);
+
+async function ready(url: string, proc: { exitCode: number | null }) {
+  for (const until = performance.now() + 120_000; performance.now() < until; await Bun.sleep(200)) {
+    if (proc.exitCode !== null) throw new Error(`${url}: the server exited (${proc.exitCode})`);
+    if (
+      await fetch(`${url}/health/ready`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      return;
+  }
+  throw new Error(`${url}: not ready after 120 s under callgrind`);
+}
+
+/** One server under callgrind, one scenario: instructions per request of each window. */
+async function count(target: (typeof targets)[number], scenario: string, dataFile: string): Promise<number[]> {
+  const out = mkdtempSync(`${tmp}/cg-`);
+  const port = freePort();
+  const proc = Bun.spawn(
+    ["valgrind", "--tool=callgrind", "--instr-atstart=no", `--callgrind-out-file=${out}/out`, ...target.command],
+    { env: { ...env, PORT: String(port), ...target.env }, stdout: "ignore", stderr: "ignore" },
+  );
+  const control = (flag: string) =>
+    Bun.spawnSync(["callgrind_control", flag, String(proc.pid)], { env: controlEnv, stdout: "ignore" });
+  const url = `http://${HOST}:${port}`;
+  const requests: number[] = [];
+  try {
+    await ready(url, proc);
+    const run = (seconds: number) =>
+      wrk(url, { seconds, connections, scenario, dataFile, raw: `${out}/wrk-${requests.length}.json` });
+    await run(Number(args.warm));
+    for (let w = 0; w < Number(args.windows); w++) {
+      control("-i=on");
+      const result = await run(Number(args.window));
+      control("-i=off");
+      control("-d");
+      if (result.errors > 0) throw new Error(`${target.label} ${scenario}: ${result.errors} answers outside 2xx`);
+      requests.push(result.requests);
+    }
+  } finally {
+    proc.kill();
+    await proc.exited;
+  }
+  const dumps = readdirSync(out)
+    .filter((f) => /^out\.\d+$/.test(f))
+    .sort((a, b) => Number(a.slice(4)) - Number(b.slice(4)));
+  const perRequest = dumps.map(
+    (f, i) => Number(/^totals: (\d+)$/m.exec(readFileSync(`${out}/${f}`, "utf8"))?.[1] ?? Number.NaN) / requests[i]!,
+  );
+  rmSync(out, { recursive: true, force: true });
+  return perRequest;
+}
+
+const lines: string[] = [];
+try {
+  await admin.unsafe(`create database "${dbName}"`);
+  // The data, through a service not under callgrind: migrated, 100 users x 20 tasks.
+  const seedPort = freePort();
+  const seeder = Bun.spawn([`${tmp}/tasks-api`], { env: { ...env, PORT: String(seedPort) }, stdout: "ignore" });
+  await ready(`http://${HOST}:${seedPort}`, seeder);
+  const users = await makeUsers(secret, 100);
+  await seedTasks(`http://${HOST}:${seedPort}`, users, 20);
+  seeder.kill();
+  await seeder.exited;
+  await writeData(tmp, users);
+
+  lines.push(
+    `wrk -t2 -c${connections}; ${args.windows} windows of ${args.window} s after ${args.warm} s to warm up; instructions per request (least window; all windows in brackets)`,
+    "",
+    `| scenario | ${targets.map((t) => t.label).join(" | ")} | ${targets
+      .slice(0, -1)
+      .map((t) => `${t.label} / bare pg.js`)
+      .join(" | ")} |`,
+    `| --- |${" ---: |".repeat(targets.length * 2 - 1)}`,
+  );
+  for (const scenario of scenarios) {
+    const least: number[] = [];
+    const cells: string[] = [];
+    for (const target of targets) {
+      const windows = await count(target, scenario, `${tmp}/data.lua`);
+      least.push(Math.min(...windows));
+      cells.push(
+        `${(Math.min(...windows) / 1000).toFixed(1)}k [${windows.map((x) => (x / 1000).toFixed(0)).join(", ")}]`,
+      );
+      console.error(`${scenario} ${target.label}: least ${Math.min(...windows).toFixed(0)} instructions per request`);
+    }
+    const pg = least.at(-1)!;
+    lines.push(
+      `| ${scenario} | ${cells.join(" | ")} | ${least
+        .slice(0, -1)
+        .map((x) => `${(x / pg).toFixed(2)}x`)
+        .join(" | ")} |`,
+    );
+  }
+} finally {
+  await admin.unsafe(`drop database if exists "${dbName}" with (force)`).catch(() => {});
+  await admin.end();
+  rmSync(tmp, { recursive: true, force: true });
+}
+console.log(lines.join("\n"));
