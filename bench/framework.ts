@@ -338,7 +338,9 @@ async function countInstructions() {
     if ((await child.exited) !== 0) throw new Error(`${label} ${scenario}: ${await new Response(child.stderr).text()}`);
     const windows = readdirSync(dir)
       .filter((f) => /^out\.\d+$/.test(f))
-      .map((f) => Number(/^totals: (\d+)$/m.exec(readFileSync(`${dir}/${f}`, "utf8"))?.[1] ?? 0) / REQUESTS);
+      .map((f) => Number(/^totals: (\d+)$/m.exec(readFileSync(`${dir}/${f}`, "utf8"))?.[1] ?? Number.NaN) / REQUESTS);
+    if (windows.length === 0 || windows.some(Number.isNaN))
+      throw new Error(`${label} ${scenario}: callgrind wrote no counts (is callgrind_control on PATH?)`);
     rmSync(dir, { recursive: true, force: true });
     counts.set(`${label} ${scenario}`, windows);
     console.error(`${label} ${scenario}: least ${Math.min(...windows).toFixed(0)} instructions per request`);

@@ -129,6 +129,8 @@ async function count(target: (typeof targets)[number], scenario: string, dataFil
     (f, i) => Number(/^totals: (\d+)$/m.exec(readFileSync(`${out}/${f}`, "utf8"))?.[1] ?? Number.NaN) / requests[i]!,
   );
   rmSync(out, { recursive: true, force: true });
+  if (perRequest.length === 0 || perRequest.some(Number.isNaN))
+    throw new Error(`${target.label} ${scenario}: callgrind wrote no counts (is callgrind_control on PATH?)`);
   return perRequest;
 }
 
