@@ -19,11 +19,12 @@
 // then --windows windows of --requests requests, counted apart; the least window per request is the
 // figure (a window that holds a full garbage collection counts 10-30% more). Repeatable to a few
 // hundred instructions per request whatever else the machine does, where CPU time moves by thousands.
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { parseArgs } from "node:util";
 import { plugin } from "bun";
 import postgres from "postgres";
+import { CALLGRIND_ENV, callgrindControl, requireValgrind, underCallgrind, windowTotals } from "./callgrind";
 import { makeUsers, seedDeletePool } from "./seed";
 import { checkout } from "./server";
 
@@ -297,15 +298,14 @@ async function countedRun(): Promise<never> {
     await checkout(label.slice(1), dir);
     handle = await serviceFrom(dir);
   }
-  const callgrind = (flag: string) => Bun.spawnSync(["callgrind_control", flag, String(process.pid)]);
   const scenario = args.only!;
   await round(handle, scenario, Number(args.warm));
   for (let w = 0; w < Number(args.windows); w++) {
     Bun.gc(true);
-    callgrind("-i=on");
+    callgrindControl("-i=on", process.pid);
     await round(handle, scenario);
-    callgrind("-i=off");
-    callgrind("-d"); // one dump per window
+    callgrindControl("-i=off", process.pid);
+    callgrindControl("-d", process.pid); // one dump per window
   }
   if (dir) rmSync(dir, { recursive: true, force: true });
   process.exit(0);
@@ -313,8 +313,7 @@ async function countedRun(): Promise<never> {
 
 /** --instructions: each target and scenario under callgrind, two at a time; a table of instructions per request. */
 async function countInstructions() {
-  if (Bun.spawnSync(["valgrind", "--version"], { stdout: "ignore", stderr: "ignore" }).exitCode !== 0)
-    throw new Error("--instructions needs valgrind (Debian: apt-get install valgrind)");
+  requireValgrind("--instructions");
   const labels = ["service", ...(args.baseline ? [`@${args.baseline}`] : []), "bare", "requests"];
   const scenarios = args.only!.split(",").filter((s) => SCENARIOS.includes(s));
   const jobs = scenarios.flatMap((scenario) => labels.map((label) => ({ scenario, label })));
@@ -322,25 +321,16 @@ async function countInstructions() {
   const count = async ({ scenario, label }: { scenario: string; label: string }) => {
     const dir = mkdtempSync(`${tmpdir()}/tasks-instructions-`);
     const child = Bun.spawn(
-      [
-        "valgrind",
-        "--tool=callgrind",
-        "--instr-atstart=no",
-        `--callgrind-out-file=${dir}/out`,
+      underCallgrind(dir, [
         process.execPath,
         import.meta.path,
         ...["--target", label, "--only", scenario, "--requests", String(REQUESTS)],
         ...["--warm", args.warm!, "--windows", args.windows!],
-      ],
-      // The JIT and the collector on the main thread: counted in the window where they run, the same each time.
-      { env: { ...process.env, BUN_JSC_useConcurrentJIT: "false", BUN_JSC_useConcurrentGC: "false" }, stderr: "pipe" },
+      ]),
+      { env: { ...process.env, ...CALLGRIND_ENV }, stderr: "pipe" },
     );
     if ((await child.exited) !== 0) throw new Error(`${label} ${scenario}: ${await new Response(child.stderr).text()}`);
-    const windows = readdirSync(dir)
-      .filter((f) => /^out\.\d+$/.test(f))
-      .map((f) => Number(/^totals: (\d+)$/m.exec(readFileSync(`${dir}/${f}`, "utf8"))?.[1] ?? Number.NaN) / REQUESTS);
-    if (windows.length === 0 || windows.some(Number.isNaN))
-      throw new Error(`${label} ${scenario}: callgrind wrote no counts (is callgrind_control on PATH?)`);
+    const windows = windowTotals(dir, `${label} ${scenario}`).map((total) => total / REQUESTS);
     rmSync(dir, { recursive: true, force: true });
     counts.set(`${label} ${scenario}`, windows);
     console.error(`${label} ${scenario}: least ${Math.min(...windows).toFixed(0)} instructions per request`);

@@ -10,12 +10,13 @@
 // connections would wait past the service's deadlines. A measuring instrument, not a test: what
 // `bun run bench` cannot resolve (a few thousand instructions among a hundred thousand), counted the
 // same whatever else the machine runs, for the HTTP path and the driver as each server drives them.
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { parseArgs } from "node:util";
 import postgres from "postgres";
+import { CALLGRIND_ENV, callgrindControl, requireValgrind, underCallgrind, windowTotals } from "./callgrind";
 import { makeUsers, seedTasks, writeData } from "./seed";
-import { buildBinary, freePort } from "./server";
+import { buildBinary, freePort, waitFor } from "./server";
 import { ensureWrk, wrk } from "./wrk";
 
 // Not delete: each wrk run of it walks the same pool of ids from its start, and here every window is a run.
@@ -34,13 +35,11 @@ const { values: args } = parseArgs({
     },
   },
 });
-if (Bun.spawnSync(["valgrind", "--version"], { stdout: "ignore", stderr: "ignore" }).exitCode !== 0)
-  throw new Error("bench:instructions needs valgrind (Debian: apt-get install valgrind)");
+requireValgrind("bench:instructions");
 ensureWrk();
 const scenarios = args.only!.split(",").filter((s) => SCENARIOS.includes(s));
 const connections = Number(args.connections);
-// valgrind names the pipe callgrind_control talks through after USER and HOST: the servers' HOST (their
-// listen address) must be the one callgrind_control sees too.
+// The servers' listen address, and the HOST callgrind_control must see too (see callgrindControl).
 const HOST = "127.0.0.1";
 const controlEnv = { ...process.env, HOST };
 
@@ -59,9 +58,7 @@ const env = {
   RATE_LIMIT_PER_MINUTE: "0",
   USER_CONCURRENCY: "0",
   MAX_TASKS_PER_USER: "0",
-  // The JIT and the collector on the main thread: counted in the window where they run.
-  BUN_JSC_useConcurrentJIT: "false",
-  BUN_JSC_useConcurrentGC: "false",
+  ...CALLGRIND_ENV,
 };
 
 const targets: { label: string; command: string[]; env?: Record<string, string> }[] = [
@@ -79,34 +76,20 @@ targets.push(
   { label: "bare pg.js", command: [`${tmp}/bare`], env: { BARE_DRIVER: "postgres" } },
 );
 
-async function ready(url: string, proc: { exitCode: number | null }) {
-  for (const until = performance.now() + 120_000; performance.now() < until; await Bun.sleep(200)) {
-    if (proc.exitCode !== null) throw new Error(`${url}: the server exited (${proc.exitCode})`);
-    if (
-      await fetch(`${url}/health/ready`).then(
-        (r) => r.ok,
-        () => false,
-      )
-    )
-      return;
-  }
-  throw new Error(`${url}: not ready after 120 s under callgrind`);
-}
-
 /** One server under callgrind, one scenario: instructions per request of each window. */
 async function count(target: (typeof targets)[number], scenario: string, dataFile: string): Promise<number[]> {
   const out = mkdtempSync(`${tmp}/cg-`);
   const port = freePort();
-  const proc = Bun.spawn(
-    ["valgrind", "--tool=callgrind", "--instr-atstart=no", `--callgrind-out-file=${out}/out`, ...target.command],
-    { env: { ...env, PORT: String(port), ...target.env }, stdout: "ignore", stderr: "ignore" },
-  );
-  const control = (flag: string) =>
-    Bun.spawnSync(["callgrind_control", flag, String(proc.pid)], { env: controlEnv, stdout: "ignore" });
+  const proc = Bun.spawn(underCallgrind(out, target.command), {
+    env: { ...env, PORT: String(port), ...target.env },
+    stdout: "ignore",
+    stderr: "ignore",
+  });
+  const control = (flag: string) => callgrindControl(flag, proc.pid, controlEnv);
   const url = `http://${HOST}:${port}`;
   const requests: number[] = [];
   try {
-    await ready(url, proc);
+    await waitFor(`${url}/health/ready`, proc, `${target.label} under callgrind`, 120);
     const run = (seconds: number) =>
       wrk(url, { seconds, connections, scenario, dataFile, raw: `${out}/wrk-${requests.length}.json` });
     await run(Number(args.warm));
@@ -116,21 +99,16 @@ async function count(target: (typeof targets)[number], scenario: string, dataFil
       control("-i=off");
       control("-d");
       if (result.errors > 0) throw new Error(`${target.label} ${scenario}: ${result.errors} answers outside 2xx`);
+      if (result.requests === 0)
+        throw new Error(`${target.label} ${scenario}: no answer within a window; lengthen --window`);
       requests.push(result.requests);
     }
   } finally {
     proc.kill();
     await proc.exited;
   }
-  const dumps = readdirSync(out)
-    .filter((f) => /^out\.\d+$/.test(f))
-    .sort((a, b) => Number(a.slice(4)) - Number(b.slice(4)));
-  const perRequest = dumps.map(
-    (f, i) => Number(/^totals: (\d+)$/m.exec(readFileSync(`${out}/${f}`, "utf8"))?.[1] ?? Number.NaN) / requests[i]!,
-  );
+  const perRequest = windowTotals(out, `${target.label} ${scenario}`).map((total, i) => total / requests[i]!);
   rmSync(out, { recursive: true, force: true });
-  if (perRequest.length === 0 || perRequest.some(Number.isNaN))
-    throw new Error(`${target.label} ${scenario}: callgrind wrote no counts (is callgrind_control on PATH?)`);
   return perRequest;
 }
 
@@ -140,7 +118,7 @@ try {
   // The data, through a service not under callgrind: migrated, 100 users x 20 tasks.
   const seedPort = freePort();
   const seeder = Bun.spawn([`${tmp}/tasks-api`], { env: { ...env, PORT: String(seedPort) }, stdout: "ignore" });
-  await ready(`http://${HOST}:${seedPort}`, seeder);
+  await waitFor(`http://${HOST}:${seedPort}/health/ready`, seeder, "the seeding service");
   const users = await makeUsers(secret, 100);
   await seedTasks(`http://${HOST}:${seedPort}`, users, 20);
   seeder.kill();

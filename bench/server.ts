@@ -31,8 +31,9 @@ export interface Running {
   stop(): Promise<void>;
 }
 
-async function waitFor(url: string, proc: Subprocess, what: string) {
-  for (let i = 0; i < 200; i++) {
+/** Until `url` answers 2xx; throws if `proc` exits first or after `seconds`. */
+export async function waitFor(url: string, proc: Subprocess, what: string, seconds = 20) {
+  for (let i = 0; i < seconds * 10; i++) {
     if (proc.exitCode !== null) throw new Error(`${what} exited with ${proc.exitCode} before answering ${url}`);
     const ok = await fetch(url).then(
       (r) => r.ok,
@@ -41,7 +42,7 @@ async function waitFor(url: string, proc: Subprocess, what: string) {
     if (ok) return;
     await Bun.sleep(100);
   }
-  throw new Error(`${what} did not answer ${url} within 20 s`);
+  throw new Error(`${what} did not answer ${url} within ${seconds} s`);
 }
 
 async function stop(proc: Subprocess) {
