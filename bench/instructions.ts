@@ -1,7 +1,8 @@
-// `bun run bench:instructions [--only get,list,create,update] [--baseline <git ref>] [--connections 10] [--warm 25]
-// [--window 6] [--windows 6]`: instructions per request of each server as it serves the bench's
+// `bun run bench:instructions [--only get,list,create,update] [--baseline <git ref>]... [--bare all|pg]
+// [--connections 10] [--warm 25] [--window 6] [--windows 6]`: instructions per request of each server as it serves the bench's
 // requests over HTTP, under valgrind's callgrind. The service's compiled binary (and a baseline's), and
-// the bare server on postgres.js and on Bun's SQL client (bench/bare.ts compiled alike), one at a time,
+// the bare server on postgres.js and on Bun's SQL client (bench/bare.ts compiled alike; `--bare pg` only
+// the first: the reference of the ratios), one at a time,
 // each under callgrind with its counter off; wrk drives one scenario of bench/tasks.lua: --warm seconds
 // uncounted (the JIT tiers up), then --windows windows of --window seconds, the counter switched on and
 // off around each with callgrind_control and dumped per window. Instructions of the window over the
@@ -24,7 +25,8 @@ const SCENARIOS = ["get", "list", "create", "update"];
 const { values: args } = parseArgs({
   options: {
     only: { type: "string", default: "get,update" },
-    baseline: { type: "string" },
+    baseline: { type: "string", multiple: true, default: [] },
+    bare: { type: "string", default: "all" },
     connections: { type: "string", default: "10" },
     warm: { type: "string", default: "25" },
     window: { type: "string", default: "6" },
@@ -66,15 +68,14 @@ const targets: { label: string; command: string[]; env?: Record<string, string> 
 ];
 console.error("building the binaries");
 await buildBinary(`${tmp}/tasks-api`);
-if (args.baseline) {
-  await buildBinary(`${tmp}/baseline`, args.baseline);
-  targets.push({ label: `@${args.baseline}`, command: [`${tmp}/baseline`] });
+for (const [i, ref] of args.baseline!.entries()) {
+  await buildBinary(`${tmp}/baseline-${i}`, ref);
+  targets.push({ label: `@${ref}`, command: [`${tmp}/baseline-${i}`] });
 }
+if (args.bare !== "all" && args.bare !== "pg") throw new Error(`--bare: all or pg, not ${args.bare}`);
 await buildBinary(`${tmp}/bare`, undefined, "./bench/bare.ts");
-targets.push(
-  { label: "bare", command: [`${tmp}/bare`], env: { BARE_DRIVER: "bun" } },
-  { label: "bare pg.js", command: [`${tmp}/bare`], env: { BARE_DRIVER: "postgres" } },
-);
+if (args.bare === "all") targets.push({ label: "bare", command: [`${tmp}/bare`], env: { BARE_DRIVER: "bun" } });
+targets.push({ label: "bare pg.js", command: [`${tmp}/bare`], env: { BARE_DRIVER: "postgres" } });
 
 /** One server under callgrind, one scenario: instructions per request of each window. */
 async function count(target: (typeof targets)[number], scenario: string, dataFile: string): Promise<number[]> {
