@@ -13,6 +13,7 @@ import { idempotentWrites } from "./idempotency/writes";
 import { createLifecycle, type Lifecycle } from "./lifecycle";
 import { createLimits } from "./limits/plugin";
 import type { LogFields, Logger } from "./logger";
+import type { RequestStates } from "./request-state";
 import { taskRoutes } from "./tasks/routes";
 
 export interface AppDeps {
@@ -79,11 +80,12 @@ async function bodyText(request: Request): Promise<string> {
   return utf8.decode(bytes);
 }
 
-interface RequestState {
-  id: string;
-  start: number;
-  authFailure?: string;
-  client?: string | null;
+// The path of a URL as the server received it (no query), as Elysia's `path` reads it.
+function pathOf(url: string): string {
+  const start = url.indexOf("/", url.indexOf("://") + 3);
+  if (start === -1) return "/";
+  const query = url.indexOf("?", start);
+  return query === -1 ? url.slice(start) : url.slice(start, query);
 }
 
 /** Builds the whole HTTP app; opens no port, so tests and benchmarks run exactly what the server runs. */
@@ -95,14 +97,48 @@ export function createApp({
   lifecycle = createLifecycle("serving"),
   clock,
 }: AppDeps) {
-  const state = new WeakMap<Request, RequestState>();
+  const state: RequestStates = new WeakMap();
   const requestId = (request: Request) => state.get(request)?.id ?? "";
 
   // The app itself, for its server in onError: a hook that takes `server` from its context makes Elysia
   // define that getter on the context of every request (Object.defineProperty, ~1% of a list's CPU).
   const app = new Elysia(elysiaConfig);
+
+  // Once the answer is built: what must run then, and the request's one log line.
+  const finish = (request: Request, response: Response): Response => {
+    const s = state.get(request);
+    if (!s) return response;
+    s.answered?.();
+    const path = pathOf(request.url);
+    // Health probes arrive every few seconds from orchestrators; keep them out of info logs.
+    const log = s.authFailure !== undefined ? logger.warn : path.startsWith("/health") ? logger.debug : logger.info;
+    // Built field by field, not with spreads of optional objects: this runs on every request.
+    const fields: LogFields = {
+      request_id: s.id,
+      method: request.method,
+      path,
+      status: response.status,
+      duration_ms: Math.round((performance.now() - s.start) * 100) / 100,
+    };
+    if (s.userId) fields.user_id = s.userId;
+    if (s.authFailure !== undefined) {
+      fields.auth_failure = s.authFailure;
+      fields.client = s.client;
+    }
+    log("request", fields);
+    return response;
+  };
+  const answered = (request: Request, answer: Response | Promise<Response>) =>
+    answer instanceof Promise ? answer.then((response) => finish(request, response)) : finish(request, answer);
+
   return (
     app
+      // Around every route and the not-found handler, errors included (see src/request-state.ts).
+      .wrap(
+        (handle, request) =>
+          (...args: unknown[]) =>
+            answered(request, handle(...args) as unknown as Response | Promise<Response>),
+      )
       .onRequest(({ request, set }) => {
         const given = request.headers.get("x-request-id");
         const id = given && SANE_REQUEST_ID.test(given) ? given : crypto.randomUUID();
@@ -138,29 +174,6 @@ export function createApp({
         Object.assign(set.headers, headers);
         return body;
       })
-      // The context itself, not a rest of it: `...context` copied every property of it on every request.
-      .onAfterResponse((context) => {
-        const { request, path, set } = context;
-        const s = state.get(request);
-        if (!s) return;
-        const userId = (context as { userId?: string }).userId;
-        // Health probes arrive every few seconds from orchestrators; keep them out of info logs.
-        const log = s.authFailure !== undefined ? logger.warn : path.startsWith("/health") ? logger.debug : logger.info;
-        // Built field by field, not with spreads of optional objects: this runs on every request.
-        const fields: LogFields = {
-          request_id: s.id,
-          method: request.method,
-          path,
-          status: set.status,
-          duration_ms: Math.round((performance.now() - s.start) * 100) / 100,
-        };
-        if (userId) fields.user_id = userId;
-        if (s.authFailure !== undefined) {
-          fields.auth_failure = s.authFailure;
-          fields.client = s.client;
-        }
-        log("request", fields);
-      })
       .use(corsFor(config.corsOrigins))
       .use(docsRoutes())
       .use(healthRoutes({ database, lifecycle, logger }))
@@ -168,6 +181,7 @@ export function createApp({
         taskRoutes({
           database,
           verifier,
+          states: state,
           limits: createLimits(config.fairShare, clock),
           maxTasksPerUser: config.fairShare.maxTasksPerUser,
           writes: idempotentWrites({ database, ttlHours: config.idempotencyKeyTtlHours ?? 24, logger }),

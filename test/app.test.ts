@@ -124,6 +124,23 @@ describe("request ids and logs", () => {
     await api.settled();
     expect(api.logs.find((l) => l.request_id === "req-log-422" && l.msg === "request")?.status).toBe(422);
   });
+
+  test("the log line is written by the time the answer is handed over, with no turn of the event loop after it", async () => {
+    const user = newUser();
+    const token = await tokenFor(user);
+    const cases: [string, string, Record<string, unknown> | undefined, number][] = [
+      ["POST", "/api/tasks", { title: "at once" }, 201],
+      ["GET", "/api/tasks/abc", undefined, 422],
+      ["GET", "/nope", undefined, 404],
+    ];
+    for (const [method, path, body, status] of cases) {
+      const id = `req-at-once-${status}`;
+      // No settled(): the line must be there when the answer is.
+      const res = await api.request(method, path, { token, body, headers: { "x-request-id": id } });
+      expect(res.status).toBe(status);
+      expect(api.logs.filter((l) => l.request_id === id && l.msg === "request")).toMatchObject([{ status }]);
+    }
+  });
 });
 
 describe("documentation", () => {

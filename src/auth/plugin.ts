@@ -1,6 +1,7 @@
 import { Elysia } from "elysia";
 import { elysiaConfig } from "../elysia-config";
 import { AuthError } from "../errors";
+import type { RequestStates } from "../request-state";
 import type { TokenVerifier } from "./verifier";
 
 type Outcome = { userId: string } | Promise<{ userId: string }>;
@@ -36,11 +37,20 @@ function check(verifier: TokenVerifier, request: Request): Outcome {
   return verifier.verify(token).then(({ userId }) => ({ userId }));
 }
 
-/** Routes registered after `.use(authPlugin(...))` require a bearer token and receive `userId`. */
-export function authPlugin(verifier: TokenVerifier) {
+/**
+ * Routes registered after `.use(authPlugin(...))` require a bearer token and receive `userId`; the user
+ * is noted in `states` too, for the request's log line.
+ */
+export function authPlugin(verifier: TokenVerifier, states: RequestStates) {
+  const note = (request: Request, outcome: { userId: string }) => {
+    const state = states.get(request);
+    if (state) state.userId = outcome.userId;
+    return outcome;
+  };
   // derive, not resolve: it runs before validation, so a caller without a valid token learns nothing
   // about the route's inputs. The raw header, because a route's `headers` schema strips unknown ones.
-  return new Elysia({ ...elysiaConfig, name: "auth", seed: verifier }).derive({ as: "scoped" }, ({ request }) =>
-    authenticate(verifier, request),
-  );
+  return new Elysia({ ...elysiaConfig, name: "auth", seed: verifier }).derive({ as: "scoped" }, ({ request }) => {
+    const outcome = authenticate(verifier, request);
+    return outcome instanceof Promise ? outcome.then((known) => note(request, known)) : note(request, outcome);
+  });
 }

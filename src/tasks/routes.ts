@@ -6,6 +6,7 @@ import { elysiaConfig } from "../elysia-config";
 import { IdempotencyKeyHeader } from "../idempotency/key";
 import { type IdempotentWrites, reply } from "../idempotency/writes";
 import { fairShare, type Limits } from "../limits/plugin";
+import type { RequestStates } from "../request-state";
 import { LIST_DEFAULTS, type Sort } from "./constants";
 import { decodeCursor, encodeCursor, type Position } from "./cursor";
 import {
@@ -70,12 +71,15 @@ function nextUrl(status: string | undefined, limit: number, sort: Sort, cursor: 
 export function taskRoutes({
   database,
   verifier,
+  states,
   limits,
   maxTasksPerUser,
   writes,
 }: {
   database: Database;
   verifier: TokenVerifier;
+  /** The app's per-request state: the plugins note the user there and what to run after the answer. */
+  states: RequestStates;
   limits: Limits;
   maxTasksPerUser: number;
   writes: IdempotentWrites;
@@ -111,8 +115,8 @@ export function taskRoutes({
   };
 
   return new Elysia({ ...elysiaConfig, prefix: "/api/tasks" })
-    .use(authPlugin(verifier))
-    .use(fairShare(limits))
+    .use(authPlugin(verifier, states))
+    .use(fairShare(limits, states))
     .post(
       "",
       async ({ userId, body, headers, set }) =>

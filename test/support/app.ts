@@ -67,8 +67,8 @@ export async function buildApp({
   clock?: () => number;
 } = {}): Promise<TestApp> {
   const logs: Record<string, any>[] = [];
-  // Every handled request ends with one "request" line, written by an after-response hook that Elysia
-  // runs after the answer: settled() waits until there are as many of those lines as requests.
+  // Every handled request ends with one "request" line, written as its answer is handed over;
+  // settled() waits until there are as many of those lines as requests.
   let handled = 0;
   let logged = 0;
   let wake: (() => void) | undefined;
