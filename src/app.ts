@@ -80,14 +80,6 @@ async function bodyText(request: Request): Promise<string> {
   return utf8.decode(bytes);
 }
 
-// The path of a URL as the server received it (no query), as Elysia's `path` reads it.
-function pathOf(url: string): string {
-  const start = url.indexOf("/", url.indexOf("://") + 3);
-  if (start === -1) return "/";
-  const query = url.indexOf("?", start);
-  return query === -1 ? url.slice(start) : url.slice(start, query);
-}
-
 /** Builds the whole HTTP app; opens no port, so tests and benchmarks run exactly what the server runs. */
 export function createApp({
   config,
@@ -109,7 +101,7 @@ export function createApp({
     const s = state.get(request);
     if (!s) return response;
     s.answered?.();
-    const path = pathOf(request.url);
+    const { path } = s;
     // Health probes arrive every few seconds from orchestrators; keep them out of info logs.
     const log = s.authFailure !== undefined ? logger.warn : path.startsWith("/health") ? logger.debug : logger.info;
     // Built field by field, not with spreads of optional objects: this runs on every request.
@@ -135,14 +127,14 @@ export function createApp({
     app
       // Around every route and the not-found handler, errors included (see src/request-state.ts).
       .wrap(
-        (handle, request) =>
-          (...args: unknown[]) =>
-            answered(request, handle(...args) as unknown as Response | Promise<Response>),
+        (handle, request) => (r: Request) => answered(request, handle(r) as unknown as Response | Promise<Response>),
       )
-      .onRequest(({ request, set }) => {
+      .onRequest((context) => {
+        // Elysia sets `path` on onRequest's context too, but does not declare it there.
+        const { request, path, set } = context as typeof context & { path: string };
         const given = request.headers.get("x-request-id");
         const id = given && SANE_REQUEST_ID.test(given) ? given : crypto.randomUUID();
-        state.set(request, { id, start: performance.now() });
+        state.set(request, { id, start: performance.now(), path });
         set.headers["x-request-id"] = id;
         if (Number(request.headers.get("content-length") ?? 0) > MAX_BODY_BYTES) throw tooLarge();
       })

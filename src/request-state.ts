@@ -8,6 +8,8 @@
 export interface RequestState {
   id: string;
   start: number;
+  /** The URL's path, as Elysia's context has it (no query). */
+  path: string;
   /** The authenticated user, once the auth plugin knows it. */
   userId?: string;
   authFailure?: string;
