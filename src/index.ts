@@ -58,9 +58,7 @@ async function serve(config: Config) {
     }, config.shutdownDrainMs + SHUTDOWN_GRACE_MS);
     // Readiness says 503 meanwhile, so load balancers stop sending before the listener closes.
     await Bun.sleep(config.shutdownDrainMs);
-    await app?.stop(false); // stop accepting, let in-flight requests finish
-    // Elysia runs after-response hooks (the request log line) in a setImmediate: let the last ones run.
-    await new Promise((resolve) => setImmediate(resolve));
+    await app?.stop(false); // stop accepting, let in-flight requests finish (each logs as it is answered)
     await database?.close();
     clearTimeout(force);
     logger.info("stopped");
