@@ -7,7 +7,7 @@ import type { Database } from "./db/client";
 import { docsRoutes } from "./docs";
 import { elysiaConfig } from "./elysia-config";
 import { errorResponse } from "./error-response";
-import { AuthError, HttpError } from "./errors";
+import { AuthError, databaseUnavailable, HttpError } from "./errors";
 import { healthRoutes } from "./health/routes";
 import { idempotentWrites } from "./idempotency/writes";
 import { createLifecycle, type Lifecycle } from "./lifecycle";
@@ -63,7 +63,7 @@ function corsFor(origins: string[]) {
 const tooLarge = () => new HttpError(413, `Request body is larger than ${MAX_BODY_BYTES} bytes`);
 
 /**
- * The body as text, at most MAX_BODY_BYTES. With Content-Length (at most the limit: onRequest checked
+ * The body as text, at most MAX_BODY_BYTES. With Content-Length (at most the limit: onParse checked
  * it) the server has read exactly that many bytes, and request.text() decodes them natively (cheaper
  * than arrayBuffer() and a TextDecoder: PUT 65.9k -> 64.9k instructions per request in process, under
  * callgrind); a text longer in characters than the limit in bytes is a Content-Length that lied (only
@@ -78,6 +78,29 @@ async function bodyText(request: Request): Promise<string> {
   const bytes = await request.arrayBuffer();
   if (bytes.byteLength > MAX_BODY_BYTES) throw tooLarge();
   return utf8.decode(bytes);
+}
+
+// The path of a URL as the server received it, without its query (Elysia's `path`).
+function pathOf(url: string): string {
+  const start = url.indexOf("/", url.indexOf("://") + 3);
+  if (start === -1) return "/";
+  const query = url.indexOf("?", start);
+  return query === -1 ? url.slice(start) : url.slice(start, query);
+}
+
+// The headers every answer carries. A response whose headers are immutable (one made by
+// Response.redirect or fetch) is copied first.
+function withHeaders(response: Response, id: string, closing: boolean): Response {
+  let headers = response.headers;
+  try {
+    headers.set("x-request-id", id);
+  } catch {
+    response = new Response(response.body, response);
+    headers = response.headers;
+    headers.set("x-request-id", id);
+  }
+  if (closing) headers.set("connection", "close");
+  return response;
 }
 
 /** Builds the whole HTTP app; opens no port, so tests and benchmarks run exactly what the server runs. */
@@ -96,11 +119,19 @@ export function createApp({
   // define that getter on the context of every request (Object.defineProperty, ~1% of a list's CPU).
   const app = new Elysia(elysiaConfig);
 
-  // Once the answer is built: what must run then, and the request's one log line.
-  const finish = (request: Request, response: Response): Response => {
+  // The API stays closed until the database is ready (readiness says 503 meanwhile): the first step of
+  // every /api route, the body parser's or the auth plugin's, before the token is looked at.
+  const admit = () => {
+    if (lifecycle.phase === "starting") throw databaseUnavailable();
+  };
+
+  // Once the answer is built: what must run then, its headers, and the request's one log line.
+  const finish = (request: Request, built: Response): Response => {
     const s = state.get(request);
-    if (!s) return response;
+    if (!s) return built;
     s.answered?.();
+    // Keep-alive clients (a load balancer's pooled connections) reconnect elsewhere before the listener closes.
+    const response = withHeaders(built, s.id, lifecycle.phase === "draining");
     const { path } = s;
     // Health probes arrive every few seconds from orchestrators; keep them out of info logs.
     const log = s.authFailure !== undefined ? logger.warn : path.startsWith("/health") ? logger.debug : logger.info;
@@ -125,24 +156,24 @@ export function createApp({
 
   return (
     app
-      // Around every route and the not-found handler, errors included (see src/request-state.ts).
-      .wrap(
-        (handle, request) => (r: Request) => answered(request, handle(r) as unknown as Response | Promise<Response>),
-      )
-      .onRequest((context) => {
-        // Elysia sets `path` on onRequest's context too, but does not declare it there.
-        const { request, path, set } = context as typeof context & { path: string };
+      // Around every route and the not-found handler, errors included (see src/request-state.ts). No
+      // onRequest hook: any makes Elysia build a larger context for every request (see
+      // docs/benchmarks.md); the checks that need no route run in onParse and the auth plugin instead.
+      .wrap((handle, request) => (r: Request) => {
         const given = request.headers.get("x-request-id");
         const id = given && SANE_REQUEST_ID.test(given) ? given : crypto.randomUUID();
-        state.set(request, { id, start: performance.now(), path });
-        set.headers["x-request-id"] = id;
-        if (Number(request.headers.get("content-length") ?? 0) > MAX_BODY_BYTES) throw tooLarge();
+        state.set(request, { id, start: performance.now(), path: pathOf(request.url) });
+        return answered(request, handle(r) as unknown as Response | Promise<Response>);
       })
       // Our own body reader: the 64 KiB limit holds whether or not the client sent Content-Length.
       .onParse(async ({ request, path, contentType }) => {
+        if (Number(request.headers.get("content-length") ?? 0) > MAX_BODY_BYTES) throw tooLarge();
         // Every /api route needs a token: check it before the body is read, so an anonymous client can
         // neither make us buffer a body nor learn from a 422 what a route accepts.
-        if (path.startsWith("/api/")) await authenticateBeforeBody(verifier, request);
+        if (path.startsWith("/api/")) {
+          admit();
+          await authenticateBeforeBody(verifier, request);
+        }
         const text = await bodyText(request);
         if (!contentType.includes("json")) return text;
         try {
@@ -174,6 +205,7 @@ export function createApp({
           database,
           verifier,
           states: state,
+          admit,
           limits: createLimits(config.fairShare, clock),
           maxTasksPerUser: config.fairShare.maxTasksPerUser,
           writes: idempotentWrites({ database, ttlHours: config.idempotencyKeyTtlHours ?? 24, logger }),

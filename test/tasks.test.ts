@@ -118,6 +118,23 @@ describe("POST /api/tasks", () => {
     expect((await api.as(user, "GET", "/api/tasks")).body).toEqual([]);
   });
 
+  test("a declared body over 64 KiB is refused with 413 before the token is looked at, on every write", async () => {
+    const big = JSON.stringify({ title: "big", description: "d".repeat(70_000) });
+    for (const [method, path] of [
+      ["POST", "/api/tasks"],
+      ["PUT", "/api/tasks/1"],
+      ["PATCH", "/api/tasks/1"],
+    ] as const) {
+      const res = await api.request(method, path, {
+        body: big,
+        headers: { "content-length": String(big.length), "x-request-id": `req-413-${method}` },
+      });
+      expect(`${method} ${res.status}`).toBe(`${method} 413`);
+      expect(res.headers.get("x-request-id")).toBe(`req-413-${method}`);
+      expect((await res.json()).detail).toContain("65536");
+    }
+  });
+
   test("rejects a NUL character in the title with 422 instead of a database error", async () => {
     const res = await api.as(newUser(), "POST", "/api/tasks", { title: "a\u0000b" });
     expect(res.status).toBe(422);

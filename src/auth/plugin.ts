@@ -39,9 +39,10 @@ function check(verifier: TokenVerifier, request: Request): Outcome {
 
 /**
  * Routes registered after `.use(authPlugin(...))` require a bearer token and receive `userId`; the user
- * is noted in `states` too, for the request's log line.
+ * is noted in `states` too, for the request's log line. `admit` runs first (it throws while the API is
+ * closed).
  */
-export function authPlugin(verifier: TokenVerifier, states: RequestStates) {
+export function authPlugin(verifier: TokenVerifier, states: RequestStates, admit: () => void = () => {}) {
   const note = (request: Request, outcome: { userId: string }) => {
     const state = states.get(request);
     if (state) state.userId = outcome.userId;
@@ -50,6 +51,7 @@ export function authPlugin(verifier: TokenVerifier, states: RequestStates) {
   // derive, not resolve: it runs before validation, so a caller without a valid token learns nothing
   // about the route's inputs. The raw header, because a route's `headers` schema strips unknown ones.
   return new Elysia({ ...elysiaConfig, name: "auth", seed: verifier }).derive({ as: "scoped" }, ({ request }) => {
+    admit();
     const outcome = authenticate(verifier, request);
     return outcome instanceof Promise ? outcome.then((known) => note(request, known)) : note(request, outcome);
   });

@@ -1,16 +1,11 @@
-import { Elysia, type PreContext, t } from "elysia";
+import { Elysia, t } from "elysia";
 import type { Database } from "../db/client";
 import { elysiaConfig } from "../elysia-config";
-import { databaseUnavailable } from "../errors";
 import type { Lifecycle } from "../lifecycle";
 import type { Logger } from "../logger";
 import { cachedCheck, checkDatabase } from "./readiness";
 
-// Elysia sets `path` on the context of every hook, onRequest's included, but does not declare it there.
-type RequestContext = PreContext & { path: string };
-const isApi = (path: string) => path === "/api" || path.startsWith("/api/");
-
-/** Liveness, readiness, and the gate that keeps /api/* at 503 until the database is ready. */
+/** Liveness and readiness (the app keeps /api/* at 503 while the process is starting: `admit` in src/app.ts). */
 export function healthRoutes({
   database,
   lifecycle,
@@ -22,12 +17,6 @@ export function healthRoutes({
 }) {
   const databaseState = cachedCheck(() => checkDatabase(database), logger);
   return new Elysia({ ...elysiaConfig, name: "health" })
-    .onRequest((context) => {
-      const { path, set } = context as RequestContext;
-      if (lifecycle.phase === "starting" && isApi(path)) throw databaseUnavailable();
-      // Keep-alive clients (a load balancer's pooled connections) reconnect elsewhere before the listener closes.
-      if (lifecycle.phase === "draining") set.headers.connection = "close";
-    })
     .get("/health", () => ({ status: "ok" as const }), {
       response: { 200: t.Object({ status: t.Literal("ok") }) },
       detail: { summary: "Liveness: the process answers (no database call)", tags: ["health"] },

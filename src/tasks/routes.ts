@@ -72,6 +72,7 @@ export function taskRoutes({
   database,
   verifier,
   states,
+  admit,
   limits,
   maxTasksPerUser,
   writes,
@@ -80,6 +81,8 @@ export function taskRoutes({
   verifier: TokenVerifier;
   /** The app's per-request state: the plugins note the user there and what to run after the answer. */
   states: RequestStates;
+  /** Throws while the API is closed (the process is starting); runs before the token is checked. */
+  admit: () => void;
   limits: Limits;
   maxTasksPerUser: number;
   writes: IdempotentWrites;
@@ -115,7 +118,7 @@ export function taskRoutes({
   };
 
   return new Elysia({ ...elysiaConfig, prefix: "/api/tasks" })
-    .use(authPlugin(verifier, states))
+    .use(authPlugin(verifier, states, admit))
     .use(fairShare(limits, states))
     .post(
       "",
