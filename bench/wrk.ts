@@ -37,7 +37,17 @@ export async function wrk(
     dataFile = "",
     raw,
     serverPid,
-  }: { seconds: number; connections: number; scenario: string; dataFile?: string; raw: string; serverPid?: number },
+    timeoutSeconds = 5,
+  }: {
+    seconds: number;
+    connections: number;
+    scenario: string;
+    dataFile?: string;
+    raw: string;
+    serverPid?: number;
+    /** wrk's own timeout per request: a request that takes longer counts as an error. */
+    timeoutSeconds?: number;
+  },
 ): Promise<Result> {
   const cpuBefore = serverPid ? cpuSeconds(serverPid) : 0;
   const args = [
@@ -46,7 +56,7 @@ export async function wrk(
     `-c${connections}`,
     `-d${seconds}s`,
     "--timeout",
-    "5s",
+    `${timeoutSeconds}s`,
     "-s",
     `${import.meta.dir}/tasks.lua`,
   ];

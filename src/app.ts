@@ -69,15 +69,28 @@ const tooLarge = () => new HttpError(413, `Request body is larger than ${MAX_BOD
  * callgrind); a text longer in characters than the limit in bytes is a Content-Length that lied (only
  * possible in process). Without it (chunked), the bytes are counted.
  */
-async function bodyText(request: Request): Promise<string> {
-  if (request.headers.has("content-length")) {
-    const text = await request.text();
-    if (text.length > MAX_BODY_BYTES) throw tooLarge();
-    return text;
-  }
-  const bytes = await request.arrayBuffer();
-  if (bytes.byteLength > MAX_BODY_BYTES) throw tooLarge();
-  return utf8.decode(bytes);
+function bodyText(request: Request): Promise<string> {
+  if (request.headers.has("content-length"))
+    return request.text().then((text) => {
+      if (text.length > MAX_BODY_BYTES) throw tooLarge();
+      return text;
+    });
+  return request.arrayBuffer().then((bytes) => {
+    if (bytes.byteLength > MAX_BODY_BYTES) throw tooLarge();
+    return utf8.decode(bytes);
+  });
+}
+
+// The body as its content type says: JSON parsed, anything else as text.
+function parsedBody(request: Request, contentType: string): Promise<unknown> {
+  return bodyText(request).then((text) => {
+    if (!contentType.includes("json")) return text;
+    try {
+      return JSON.parse(text);
+    } catch (error) {
+      throw new ParseError(error as Error);
+    }
+  });
 }
 
 // The path of a URL as the server received it, without its query (Elysia's `path`).
@@ -166,21 +179,18 @@ export function createApp({
         return answered(request, handle(r) as unknown as Response | Promise<Response>);
       })
       // Our own body reader: the 64 KiB limit holds whether or not the client sent Content-Length.
-      .onParse(async ({ request, path, contentType }) => {
+      // Promises, not an async function: no await of a token the cache answered at once (this is on
+      // every write's path).
+      .onParse(({ request, path, contentType }) => {
         if (Number(request.headers.get("content-length") ?? 0) > MAX_BODY_BYTES) throw tooLarge();
         // Every /api route needs a token: check it before the body is read, so an anonymous client can
         // neither make us buffer a body nor learn from a 422 what a route accepts.
         if (path.startsWith("/api/")) {
           admit();
-          await authenticateBeforeBody(verifier, request);
+          const outcome = authenticateBeforeBody(verifier, request);
+          if (outcome instanceof Promise) return outcome.then(() => parsedBody(request, contentType));
         }
-        const text = await bodyText(request);
-        if (!contentType.includes("json")) return text;
-        try {
-          return JSON.parse(text);
-        } catch (error) {
-          throw new ParseError(error as Error);
-        }
+        return parsedBody(request, contentType);
       })
       .onError(({ code, error, request, set }) => {
         const id = requestId(request);

@@ -131,7 +131,7 @@ describe("POST /api/tasks", () => {
       });
       expect(`${method} ${res.status}`).toBe(`${method} 413`);
       expect(res.headers.get("x-request-id")).toBe(`req-413-${method}`);
-      expect((await res.json()).detail).toContain("65536");
+      expect(((await res.json()) as { detail: string }).detail).toContain("65536");
     }
   });
 
