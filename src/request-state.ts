@@ -1,9 +1,11 @@
 /**
  * What the app keeps of each request from its arrival to its answer: the fields of its log line, and
  * what must run once its answer is built (a fair-share slot's release). The app's `wrap` around every
- * route and the not-found handler settles it (`createApp` in src/app.ts), not Elysia's onAfterResponse:
- * Elysia runs after-response hooks in a setImmediate of their own, one more turn of the event loop per
- * request, measured at 11-15k of a GET's 126k instructions served (`bun run bench:instructions`).
+ * route and the not-found handler makes it when the request arrives and settles it as the answer is
+ * built (`createApp` in src/app.ts), with no onRequest and no onAfterResponse hook: Elysia runs
+ * after-response hooks in a setImmediate of their own (one more turn of the event loop per request),
+ * and any onRequest hook makes it build a larger context for every request. Both were measured in
+ * instructions per GET served (`bun run bench:instructions`; docs/benchmarks.md).
  */
 export interface RequestState {
   id: string;

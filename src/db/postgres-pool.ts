@@ -160,10 +160,11 @@ export function openTrackedPool(
     },
   } as unknown as postgres.Sql;
 
+  const current = () => pool;
   const deadline: Deadline = {
     ms: limits.statementTimeoutMs,
     graceMs: limits.connectTimeoutMs,
-    track: (work) => new Tracked(work, () => pool, replace),
+    track: (work) => new Tracked(work, current, replace),
   };
 
   return {
