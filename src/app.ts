@@ -101,7 +101,8 @@ function pathOf(url: string): string {
   return query === -1 ? url.slice(start) : url.slice(start, query);
 }
 
-// The headers every answer carries. A response whose headers are immutable (one made by
+// The headers every answer carries, on an answer that went by neither the transform hook nor onError
+// (a CORS preflight), or while draining. A response whose headers are immutable (one made by
 // Response.redirect or fetch) is copied first.
 function withHeaders(response: Response, id: string, closing: boolean): Response {
   let headers = response.headers;
@@ -143,8 +144,10 @@ export function createApp({
     const s = state.get(request);
     if (!s) return built;
     s.answered?.();
-    // Keep-alive clients (a load balancer's pooled connections) reconnect elsewhere before the listener closes.
-    const response = withHeaders(built, s.id, lifecycle.phase === "draining");
+    // Keep-alive clients (a load balancer's pooled connections) reconnect elsewhere before the listener
+    // closes. The built Response's headers are only touched when they must be (its Headers object is dear).
+    const closing = lifecycle.phase === "draining";
+    const response = s.idInHeaders && !closing ? built : withHeaders(built, s.id, closing);
     const { path } = s;
     // Health probes arrive every few seconds from orchestrators; keep them out of info logs.
     const log = s.authFailure !== undefined ? logger.warn : path.startsWith("/health") ? logger.debug : logger.info;
@@ -178,6 +181,14 @@ export function createApp({
         state.set(request, { id, start: performance.now(), path: pathOf(request.url) });
         return answered(request, handle(r) as unknown as Response | Promise<Response>);
       })
+      // X-Request-Id into the answer's headers as Elysia builds them (here for every route, in onError
+      // for errors): setting it on the built Response instead made a GET cost 55 -> 64 µs of CPU.
+      .onTransform({ as: "global" }, ({ request, set }) => {
+        const s = state.get(request);
+        if (!s) return;
+        set.headers["x-request-id"] = s.id;
+        s.idInHeaders = true;
+      })
       // Our own body reader: the 64 KiB limit holds whether or not the client sent Content-Length.
       // Promises, not an async function: no await of a token the cache answered at once (this is on
       // every write's path).
@@ -205,6 +216,9 @@ export function createApp({
         const { status, body, headers } = errorResponse(code, error, logger, id);
         set.status = status;
         Object.assign(set.headers, headers);
+        set.headers["x-request-id"] = id;
+        const s = state.get(request);
+        if (s) s.idInHeaders = true;
         return body;
       })
       .use(corsFor(config.corsOrigins))

@@ -12,6 +12,8 @@ export interface RequestState {
   start: number;
   /** The URL's path, as Elysia's context has it (no query). */
   path: string;
+  /** X-Request-Id is in Elysia's headers of the answer already (the transform hook or onError put it there). */
+  idInHeaders?: boolean;
   /** The authenticated user, once the auth plugin knows it. */
   userId?: string;
   authFailure?: string;
