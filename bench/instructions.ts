@@ -1,7 +1,7 @@
 // `bun run bench:instructions [--only get,list,create,update] [--baseline <git ref>]... [--bare all|pg]
 // [--connections 10] [--warm 25] [--window 6] [--windows 6] [--runs 1]`: instructions per request of
-// each server as it serves the bench's requests over HTTP, under valgrind's callgrind. The service's compiled binary
-// (and each baseline's), and the bare server on Bun's SQL client and on postgres.js (bench/bare.ts
+// each server as it serves the bench's requests over HTTP, under valgrind's callgrind. The service's
+// compiled binary (and each baseline's), and the bare server on Bun's SQL client and on postgres.js (bench/bare.ts
 // compiled alike; `--bare pg` only the latter, the reference of the ratios), one at a time, each under
 // callgrind with its counter off; wrk drives one scenario of bench/tasks.lua: --warm seconds uncounted
 // (the JIT tiers up), then --windows windows of --window seconds, the counter switched on and off

@@ -42,7 +42,7 @@ function check(verifier: TokenVerifier, request: Request): Outcome {
  * is noted in `states` too, for the request's log line. `admit` runs first (it throws while the API is
  * closed).
  */
-export function authPlugin(verifier: TokenVerifier, states: RequestStates, admit: () => void = () => {}) {
+export function authPlugin(verifier: TokenVerifier, states: RequestStates, admit: () => void) {
   const note = (request: Request, outcome: { userId: string }) => {
     const state = states.get(request);
     if (state) state.userId = outcome.userId;
