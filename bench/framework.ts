@@ -1,5 +1,5 @@
-// `bun run bench:framework [--requests 30000] [--rounds 8] [--only get,list,create,update,delete] [--baseline <git ref>] [--database <admin url>]`
-// `bun run bench:framework --instructions [--requests 3000] [--windows 10] [--warm 12000] [--only ...] [--baseline <git ref>]`
+// `bun run bench:framework [--requests 30000] [--rounds 8] [--only get,list,create,update,delete] [--baseline <git ref>]... [--database <admin url>]`
+// `bun run bench:framework --instructions [--requests 3000] [--windows 10] [--warm 12000] [--only ...] [--baseline <git ref>]...`
 // What the framework and the service's own code cost per request, without the database and without
 // HTTP: the service's whole app (createApp, every hook and plugin, the guard, the deadline tracking,
 // drizzle's handle, the repository) and the bare server's routes (bench/bare.ts), both called in this
@@ -35,7 +35,7 @@ const { values: args } = parseArgs({
     requests: { type: "string" },
     rounds: { type: "string", default: "8" },
     only: { type: "string", default: SCENARIOS.join(",") },
-    baseline: { type: "string" },
+    baseline: { type: "string", multiple: true, default: [] },
     database: { type: "string" },
     instructions: { type: "boolean", default: false },
     windows: { type: "string", default: "10" },
@@ -215,11 +215,12 @@ async function round(handle: Handle, scenario: string, requests = REQUESTS): Pro
 if (args.target) await countedRun();
 const targets: { label: string; handle: Handle }[] = [{ label: "service", handle: await serviceFrom(ROOT) }];
 if (admin) await seed(targets[0]!.handle);
-let baselineDir: string | undefined;
-if (args.baseline) {
-  baselineDir = mkdtempSync(`${tmpdir()}/tasks-framework-`);
-  await checkout(args.baseline, baselineDir);
-  targets.push({ label: `@${args.baseline}`, handle: await serviceFrom(baselineDir) });
+const baselineDirs: string[] = [];
+for (const ref of args.baseline!) {
+  const dir = mkdtempSync(`${tmpdir()}/tasks-framework-`);
+  baselineDirs.push(dir);
+  await checkout(ref, dir);
+  targets.push({ label: `@${ref}`, handle: await serviceFrom(dir) });
 }
 targets.push({ label: "bare", handle: await bare() }, { label: "requests", handle: requestsOnly });
 
@@ -281,7 +282,7 @@ for (const scenario of args.only!.split(",").filter((s) => SCENARIOS.includes(s)
   console.error(`${scenario} done`);
 }
 console.log(lines.join("\n"));
-if (baselineDir) rmSync(baselineDir, { recursive: true, force: true });
+for (const dir of baselineDirs) rmSync(dir, { recursive: true, force: true });
 if (admin) await admin.unsafe(`drop database if exists "${DB_NAME}" with (force)`);
 process.exit(0);
 
@@ -314,7 +315,7 @@ async function countedRun(): Promise<never> {
 /** --instructions: each target and scenario under callgrind, two at a time; a table of instructions per request. */
 async function countInstructions() {
   requireValgrind("--instructions");
-  const labels = ["service", ...(args.baseline ? [`@${args.baseline}`] : []), "bare", "requests"];
+  const labels = ["service", ...args.baseline!.map((ref) => `@${ref}`), "bare", "requests"];
   const scenarios = args.only!.split(",").filter((s) => SCENARIOS.includes(s));
   const jobs = scenarios.flatMap((scenario) => labels.map((label) => ({ scenario, label })));
   const counts = new Map<string, number[]>();
