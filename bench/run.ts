@@ -1,8 +1,9 @@
-// `bun run bench [--seconds 10] [--connections 100] [--pool 10] [--server-log /dev/null]
+// `bun run bench [--seconds 10] [--warm 3] [--connections 100] [--pool 10] [--server-log /dev/null]
 // [--only get,list] [--baseline <git ref>] [--repeat 1] [--no-bare] [--bun-sql-ceiling] [--pooled get,update] [--admin-url postgres://postgres@127.0.0.1:5432/postgres]`
 // Fresh database, the compiled service, 100 users x 20 tasks seeded through the API, then for each
-// scenario: its database ceiling (bench/db-ceiling.ts), then every target under wrk: the service, the
-// bare server (bench/bare.ts) on Bun's SQL client and on postgres.js and, with --baseline, the service
+// scenario: its database ceiling (bench/db-ceiling.ts), then every target under wrk (first --warm
+// seconds of the same scenario, not recorded, so each server's JIT has compiled that route's code; then
+// the data reset and the measured run): the service, the bare server (bench/bare.ts) on Bun's SQL client and on postgres.js and, with --baseline, the service
 // built from that commit. Writes the table and every raw output under bench/results/<time>/, stops
 // everything and drops the database.
 // --repeat N alternates the targets N times per scenario and keeps each one's median run (by req/s),
@@ -24,6 +25,7 @@ const SCENARIOS = ["get", "list", "create", "create-key", "update", "mix", "dele
 const { values: args } = parseArgs({
   options: {
     seconds: { type: "string", default: "10" },
+    warm: { type: "string", default: "3" },
     connections: { type: "string", default: "100" },
     pool: { type: "string", default: "10" },
     "server-log": { type: "string", default: "/dev/null" },
@@ -46,7 +48,7 @@ const pooledScenarios = args.pooled!.split(",").filter((s) => scenarios.includes
 const USERS = 100,
   TASKS_PER_USER = 20;
 // DELETE needs one live task per request; generous for a fast server on a small box.
-const deletePoolPerUser = Math.ceil(((seconds + 1) * 40_000) / USERS);
+const deletePoolPerUser = Math.ceil(((Math.max(seconds, Number(args.warm)) + 1) * 40_000) / USERS);
 
 const median = (runs: Result[]) => [...runs].sort((a, b) => a.rps - b.rps)[Math.floor((runs.length - 1) / 2)]!;
 
@@ -148,16 +150,6 @@ try {
   await hello.stop();
   hello = undefined;
 
-  log("warm-up: 3 s of GET per target (not recorded)");
-  for (const { running } of targets)
-    await wrk(running.url, {
-      seconds: 3,
-      connections,
-      scenario: "get",
-      dataFile: `${tmp}/data.lua`,
-      raw: `${results}/warmup.txt`,
-    });
-
   const rows: Row[] = [];
   for (const scenario of scenarios) {
     const fresh = async () => {
@@ -191,6 +183,21 @@ try {
         })
       : undefined;
     const here = targets.filter((t) => !t.only || t.only.includes(scenario));
+    // The route's code compiled before it is measured, in every target alike: a run that starts cold
+    // also counts the JIT's compilations (on its own threads, in the server's CPU time) and the requests
+    // served by code not yet optimised, and the service has far more code than a bare server to compile.
+    if (Number(args.warm) > 0)
+      for (const { label, running } of here) {
+        await fresh();
+        log(`${scenario}: ${label} warm-up (${args.warm} s, not recorded)`);
+        await wrk(running.url, {
+          seconds: Number(args.warm),
+          connections,
+          scenario,
+          dataFile: `${tmp}/data.lua`,
+          raw: `${results}/${scenario}-${label.replace(/\W/g, "_")}-warm.txt`,
+        });
+      }
     const runs = here.map(() => [] as Result[]);
     for (let i = 1; i <= Number(args.repeat); i++) {
       for (const [t, { label, running, sidecarPid }] of here.entries()) {
@@ -221,7 +228,7 @@ try {
   const header = [
     `# tasks-api benchmark, ${new Date().toISOString()}`,
     `machine: ${cpus().length} cores (${cpus()[0]?.model}), ${Math.round(totalmem() / 2 ** 30)} GiB; bun ${Bun.version}; wrk -t2 -c${connections} -d${seconds}s`,
-    `targets: ${targets.map((t) => t.label).join(", ")}; repeat ${args.repeat} (median kept)`,
+    `targets: ${targets.map((t) => t.label).join(", ")}; repeat ${args.repeat} (median kept); ${args.warm} s of each scenario per target before it is measured`,
     `service: compiled binary, DB_POOL_MAX=${args.pool}, request log to ${args["server-log"]}; RSS ${rssAtRest} MiB at rest, ${rssAfter} MiB after the run`,
     "limits: RATE_LIMIT_PER_MINUTE=0, USER_CONCURRENCY=0, MAX_TASKS_PER_USER=0 (fair share off: the figures are the service's own)",
     `data: ${USERS} users x ${TASKS_PER_USER} tasks (reset before each run); DELETE pool ${deletePoolPerUser} per user`,
