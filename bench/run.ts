@@ -213,6 +213,9 @@ try {
           serverPid: running.proc.pid,
         });
         if (sidecarPid) result.sidecarUsPerRequest = ((cpuSeconds(sidecarPid) - before) * 1e6) / result.requests;
+        log(
+          `  ${Math.round(result.rps)} req/s, p99 ${result.p99.toFixed(1)} ms, ${Math.round(result.cpuUsPerRequest ?? 0)} µs CPU/req, ${result.errors} errors`,
+        );
         runs[t]!.push(result);
       }
     }
