@@ -1,13 +1,12 @@
 import { cors } from "@elysiajs/cors";
-import { Elysia, ParseError } from "elysia";
-import { authenticateBeforeBody } from "./auth/plugin";
+import { Elysia } from "elysia";
 import type { TokenVerifier } from "./auth/verifier";
 import type { Config } from "./config";
 import type { Database } from "./db/client";
 import { docsRoutes } from "./docs";
 import { elysiaConfig } from "./elysia-config";
 import { errorResponse } from "./error-response";
-import { AuthError, databaseUnavailable, HttpError } from "./errors";
+import { AuthError, databaseUnavailable } from "./errors";
 import { healthRoutes } from "./health/routes";
 import { idempotentWrites } from "./idempotency/writes";
 import { createLifecycle, type Lifecycle } from "./lifecycle";
@@ -27,10 +26,7 @@ export interface AppDeps {
   clock?: () => number;
 }
 
-export const MAX_BODY_BYTES = 64 * 1024;
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-
-const utf8 = new TextDecoder();
 
 /**
  * `*` is the literal wildcard, which browsers never combine with credentials; a list is matched
@@ -57,39 +53,6 @@ function corsFor(origins: string[]) {
     ],
     allowedHeaders: ["Authorization", "Content-Type", "If-Match", "X-Request-Id", "Idempotency-Key"],
     maxAge: 600,
-  });
-}
-
-const tooLarge = () => new HttpError(413, `Request body is larger than ${MAX_BODY_BYTES} bytes`);
-
-/**
- * The body as text, at most MAX_BODY_BYTES. With Content-Length (at most the limit: onParse checked
- * it) the server has read exactly that many bytes, and request.text() decodes them natively (cheaper
- * than arrayBuffer() and a TextDecoder: PUT 65.9k -> 64.9k instructions per request in process, under
- * callgrind); a text longer in characters than the limit in bytes is a Content-Length that lied (only
- * possible in process). Without it (chunked), the bytes are counted.
- */
-function bodyText(request: Request): Promise<string> {
-  if (request.headers.has("content-length"))
-    return request.text().then((text) => {
-      if (text.length > MAX_BODY_BYTES) throw tooLarge();
-      return text;
-    });
-  return request.arrayBuffer().then((bytes) => {
-    if (bytes.byteLength > MAX_BODY_BYTES) throw tooLarge();
-    return utf8.decode(bytes);
-  });
-}
-
-// The body as its content type says: JSON parsed, anything else as text.
-function parsedBody(request: Request, contentType: string): Promise<unknown> {
-  return bodyText(request).then((text) => {
-    if (!contentType.includes("json")) return text;
-    try {
-      return JSON.parse(text);
-    } catch (error) {
-      throw new ParseError(error as Error);
-    }
   });
 }
 
@@ -173,7 +136,8 @@ export function createApp({
     app
       // Around every route and the not-found handler, errors included (see src/request-state.ts). No
       // onRequest hook: any makes Elysia build a larger context for every request (see
-      // docs/benchmarks.md); the checks that need no route run in onParse and the auth plugin instead.
+      // docs/benchmarks.md); the checks that need no route run in the body parser (src/body.ts) and
+      // the auth plugin instead.
       .wrap((handle, request) => (r: Request) => {
         const given = request.headers.get("x-request-id");
         const id = given && SANE_REQUEST_ID.test(given) ? given : crypto.randomUUID();
@@ -189,20 +153,6 @@ export function createApp({
         if (!s) return;
         set.headers["x-request-id"] = s.id;
         s.idInHeaders = true;
-      })
-      // Our own body reader: the 64 KiB limit holds whether or not the client sent Content-Length.
-      // Promises, not an async function: no await of a token the cache answered at once (this is on
-      // every write's path).
-      .onParse(({ request, path, contentType }) => {
-        if (Number(request.headers.get("content-length") ?? 0) > MAX_BODY_BYTES) throw tooLarge();
-        // Every /api route needs a token: check it before the body is read, so an anonymous client can
-        // neither make us buffer a body nor learn from a 422 what a route accepts.
-        if (path.startsWith("/api/")) {
-          admit();
-          const outcome = authenticateBeforeBody(verifier, request);
-          if (outcome instanceof Promise) return outcome.then(() => parsedBody(request, contentType));
-        }
-        return parsedBody(request, contentType);
       })
       .onError(({ code, error, request, set }) => {
         const s = state.get(request);

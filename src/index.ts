@@ -1,8 +1,9 @@
 // Entry point: `tasks-api [serve|migrate|token|healthcheck]`. Starts and stops things; app.ts builds.
-import { type App, createApp, MAX_BODY_BYTES } from "./app";
+import { type App, createApp } from "./app";
 import { cachedVerifier } from "./auth/cache";
 import { verifierFromConfig } from "./auth/from-config";
 import { parseTtl, signDevToken } from "./auth/token";
+import { MAX_BODY_BYTES } from "./body";
 import { type Config, ConfigError, loadConfig } from "./config";
 import { type Database, openDatabase } from "./db/client";
 import { isDatabaseUnavailable } from "./db/sqlstate";

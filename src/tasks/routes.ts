@@ -1,6 +1,7 @@
 import { Elysia, type TSchema, t } from "elysia";
 import { authPlugin } from "../auth/plugin";
 import type { TokenVerifier } from "../auth/verifier";
+import { BODY_PARSER, bodyParser } from "../body";
 import type { Database } from "../db/client";
 import { elysiaConfig } from "../elysia-config";
 import { IdempotencyKeyHeader } from "../idempotency/key";
@@ -111,6 +112,7 @@ export function taskRoutes({
       );
     };
   const updateSchema = {
+    parse: BODY_PARSER,
     params: TaskIdParams,
     body: TaskUpdate,
     headers: ChangeHeaders,
@@ -118,6 +120,7 @@ export function taskRoutes({
   };
 
   return new Elysia({ ...elysiaConfig, prefix: "/api/tasks" })
+    .use(bodyParser(verifier, admit))
     .use(authPlugin(verifier, states, admit))
     .use(fairShare(limits, states))
     .post(
@@ -134,6 +137,7 @@ export function taskRoutes({
           ),
         ),
       {
+        parse: BODY_PARSER,
         body: TaskCreate,
         headers: CreateHeaders,
         response: { 201: SentTask, ...common, 409: ErrorBody },
@@ -206,6 +210,8 @@ export function taskRoutes({
         );
       },
       {
+        // A DELETE reads no body, but one sent is still held to the same limit and token-first order.
+        parse: BODY_PARSER,
         params: TaskIdParams,
         headers: ChangeHeaders,
         response: { 204: t.Void(), ...withTask, 409: ErrorBody, 412: ErrorBody },

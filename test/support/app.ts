@@ -35,6 +35,8 @@ export interface TestApp {
   logs: Record<string, any>[];
   /** Resolves once every request made so far has written its log line (after-response hooks run late). */
   settled(): Promise<void>;
+  /** A Request of the test's own making, handed to the app as the server would hand it. */
+  handle(request: Request): Promise<Response>;
   request(
     method: string,
     path: string,
@@ -113,6 +115,10 @@ export async function buildApp({
   return {
     logs,
     settled,
+    handle(raw) {
+      handled++;
+      return app.handle(raw);
+    },
     request,
     async as(user, method, path, body, headers) {
       const res = await request(method, path, { token: await tokenFor(user), body, headers });
