@@ -14,8 +14,8 @@ FROM oven/bun:1.4.5 AS build
 WORKDIR /src
 
 # Dependencies first, so editing src/ does not invalidate the install layer. Only the runtime
-# dependencies: the executable bundles nothing else. bun install applies patches/ (a fix to
-# postgres.js; README, "Benchmark").
+# dependencies: the executable bundles nothing else. bun install applies patches/ (fixes to
+# postgres.js and Elysia; docs/development.md, "Upstream reports").
 COPY package.json bun.lock bunfig.toml tsconfig.json ./
 COPY patches ./patches
 RUN bun install --frozen-lockfile --production
