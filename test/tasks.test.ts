@@ -426,6 +426,17 @@ describe("DELETE /api/tasks/:id", () => {
     expect((await api.as(owner, "GET", `/api/tasks/${task.id}`)).status).toBe(200);
   });
 
+  test("a DELETE without a body deletes even when it says Content-Type: application/json", async () => {
+    const user = newUser();
+    const task = await create(user, { title: "to go" });
+    const res = await api.request("DELETE", `/api/tasks/${task.id}`, {
+      token: await tokenFor(user),
+      headers: { "content-type": "application/json" },
+    });
+    expect(res.status).toBe(204);
+    expect((await api.as(user, "GET", `/api/tasks/${task.id}`)).status).toBe(404);
+  });
+
   test("a stale If-Match answers 412 and keeps the task", async () => {
     const user = newUser();
     const task = await create(user);
