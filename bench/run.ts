@@ -3,9 +3,9 @@
 // Fresh database, the compiled service, 100 users x 20 tasks seeded through the API, then for each
 // scenario: its database ceiling (bench/db-ceiling.ts), then every target under wrk (first --warm
 // seconds of the same scenario, not recorded, so each server's JIT has compiled that route's code; then
-// the data reset and the measured run): the service, the bare server (bench/bare.ts) on Bun's SQL client and on postgres.js and, with --baseline, the service
-// built from that commit. Writes the table and every raw output under bench/results/<time>/, stops
-// everything and drops the database.
+// the data reset and the measured run): the service, the bare server (bench/bare.ts) on Bun's SQL
+// client and on postgres.js and, with --baseline, the service built from that commit. Writes the
+// table and every raw output under bench/results/<time>/, stops everything and drops the database.
 // --repeat N alternates the targets N times per scenario and keeps each one's median run (by req/s),
 // which steadies numbers on a shared machine. Another target is one more entry in `targets`.
 // --pooled: these scenarios also run the service through a real PgBouncer (transaction mode,

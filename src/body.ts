@@ -8,7 +8,7 @@ export const MAX_BODY_BYTES = 64 * 1024;
 
 const utf8 = new TextDecoder();
 
-export const tooLarge = () => new HttpError(413, `Request body is larger than ${MAX_BODY_BYTES} bytes`);
+const tooLarge = () => new HttpError(413, `Request body is larger than ${MAX_BODY_BYTES} bytes`);
 
 /**
  * The body as text, at most MAX_BODY_BYTES. With Content-Length (at most the limit: the parser checked
