@@ -163,6 +163,13 @@ describe("POST /api/tasks", () => {
     }
   });
 
+  test("an empty body with a JSON Content-Type is no body: 422, nothing stored", async () => {
+    const user = newUser();
+    const res = await api.request("POST", "/api/tasks", { token: await tokenFor(user), body: "" });
+    expect(res.status).toBe(422);
+    expect((await api.as(user, "GET", "/api/tasks")).body).toEqual([]);
+  });
+
   test("rejects a NUL character in the title with 422 instead of a database error", async () => {
     const res = await api.as(newUser(), "POST", "/api/tasks", { title: "a\u0000b" });
     expect(res.status).toBe(422);
