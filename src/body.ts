@@ -31,7 +31,7 @@ function bodyText(request: Request): Promise<string> {
 
 // The body as its content type says: JSON parsed, anything else as text. No body at all is "", whatever
 // the content type says (a DELETE sent with the client's usual `Content-Type: application/json`).
-export function parsedBody(request: Request, contentType: string): Promise<unknown> {
+function parsedBody(request: Request, contentType: string): Promise<unknown> {
   return bodyText(request).then((text) => {
     if (text === "" || !contentType.includes("json")) return text;
     try {
